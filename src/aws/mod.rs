@@ -1,0 +1,4 @@
+//! What egress-probe knows about AWS addresses and names.
+
+pub mod hostname;
+pub mod ipranges;

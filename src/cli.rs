@@ -1,0 +1,60 @@
+//! Command-line definitions: the top-level flags and one subcommand per job.
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Status;
+
+/// Where does this host's S3 and package traffic really go?
+#[derive(Debug, Parser)]
+#[command(name = "egress-probe", version, about, long_about = None)]
+#[command(after_help = EXIT_CODES)]
+pub struct Cli {
+    /// More log detail on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The exit codes, shown under `--help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  no failing finding
+  1  at least one failing finding (see --fail-on)
+  2  usage or configuration error
+  3  could not run";
+
+/// The jobs egress-probe does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe every S3 and package name this host depends on and judge the paths.
+    #[command(after_help = EXIT_CODES)]
+    Check(Box<crate::check::Args>),
+}
+
+/// Parses the process arguments; exits with code 2 on a usage error.
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                Status::Usage as i32
+            } else {
+                0
+            };
+            let _ = err.print();
+            std::process::exit(code);
+        }
+    }
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Check(args) => crate::check::run(*args),
+    }
+}
