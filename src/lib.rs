@@ -3,8 +3,22 @@
 //! The library holds every command; `main.rs` only parses and maps the outcome to an exit code.
 
 pub mod aws;
+pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod evidence;
 pub mod exit;
+pub mod host;
 pub mod logging;
 pub mod output;
+pub mod probe;
+pub mod report;
+pub mod verdict;
+
+/// Installs the ring crypto provider for rustls once; every TLS client needs it first.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -2,3 +2,4 @@
 
 pub mod hostname;
 pub mod ipranges;
+pub mod source;

@@ -1,0 +1,393 @@
+//! Verdicts: pure rules from evidence to findings, each with a severity. No I/O here, so every
+//! rule can be tested from a hand-built evidence value.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::catalog::{ExpectRegion, Origin};
+use crate::evidence::{PortEvidence, TargetEvidence};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Probably wrong.
+    Warn,
+    /// Fails the run.
+    Fail,
+}
+
+impl Severity {
+    /// The value written in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Fail => "fail",
+        }
+    }
+}
+
+/// The kinds of finding; their names are part of the JSON contract.
+pub const KINDS: &[&str] = &[
+    "plaintext",
+    "cross-region",
+    "unreachable",
+    "access-denied",
+    "endpoint-policy-denied",
+    "dns-failure",
+    "tls-failure",
+    "proxy-configured",
+    "family-mismatch",
+    "port-80-open",
+];
+
+/// The kinds that fail a run unless `--fail-on` says otherwise.
+pub const DEFAULT_FAIL_ON: &[&str] = &["plaintext", "unreachable", "endpoint-policy-denied"];
+
+/// One judgement about the evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// One of [`KINDS`].
+    pub kind: &'static str,
+    /// How serious it is, after `--fail-on`.
+    pub severity: Severity,
+    /// The target's name, when it concerns one.
+    pub target: Option<String>,
+    /// The port, when it concerns one.
+    pub port: Option<u16>,
+    /// The address, when it concerns one.
+    pub address: Option<IpAddr>,
+    /// What it means, for a person.
+    pub message: String,
+}
+
+/// The facts about the host the rules need.
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    /// The instance's region, when known.
+    pub region: Option<String>,
+    /// Proxy variables found in the environment (`NAME=value`).
+    pub proxy_env: Vec<String>,
+}
+
+/// A finding before `--fail-on` decided its final severity.
+struct Draft {
+    kind: &'static str,
+    base: Severity,
+    /// May become `fail` when its kind is in `--fail-on`.
+    failable: bool,
+    target: Option<String>,
+    port: Option<u16>,
+    address: Option<IpAddr>,
+    message: String,
+}
+
+/// Draws every finding from the evidence; `fail_on` lists the kinds that fail the run.
+pub fn judge(host: &HostFacts, targets: &[TargetEvidence], fail_on: &BTreeSet<String>) -> Vec<Finding> {
+    let mut drafts = Vec::new();
+    if !host.proxy_env.is_empty() {
+        drafts.push(Draft {
+            kind: "proxy-configured",
+            base: Severity::Warn,
+            failable: true,
+            target: None,
+            port: None,
+            address: None,
+            message: format!(
+                "proxy variables are set ({}): tools that honour them leave through the proxy, \
+                 whatever these direct probes show (--via-proxy probes through it)",
+                host.proxy_env.join(", ")
+            ),
+        });
+    }
+    for target in targets {
+        dns_rules(target, &mut drafts);
+        reachability_rules(target, &mut drafts);
+        region_rules(host, target, &mut drafts);
+        answer_rules(target, &mut drafts);
+        family_rules(target, &mut drafts);
+    }
+    drafts
+        .into_iter()
+        .map(|draft| {
+            let chosen = fail_on.contains(draft.kind);
+            let severity = match (chosen && draft.failable, draft.base) {
+                (true, _) => Severity::Fail,
+                (false, Severity::Fail) => Severity::Warn,
+                (false, base) => base,
+            };
+            Finding {
+                kind: draft.kind,
+                severity,
+                target: draft.target,
+                port: draft.port,
+                address: draft.address,
+                message: draft.message,
+            }
+        })
+        .collect()
+}
+
+fn draft(kind: &'static str, base: Severity, target: &TargetEvidence, message: String) -> Draft {
+    Draft {
+        kind,
+        base,
+        failable: true,
+        target: Some(target.target.name.clone()),
+        port: None,
+        address: None,
+        message,
+    }
+}
+
+fn dns_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    let dns = &target.dns;
+    if !dns.addresses.is_empty() {
+        return;
+    }
+    let why = [&dns.error_v4, &dns.error_v6]
+        .into_iter()
+        .flatten()
+        .map(|failure| failure.class.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let why = if why.is_empty() { "no address".to_string() } else { why };
+    drafts.push(draft(
+        "dns-failure",
+        Severity::Warn,
+        target,
+        format!("{} did not resolve ({why})", target.target.host),
+    ));
+}
+
+fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    let wants_443 = target.target.ports.contains(&443);
+    let reached_443 = target.ports.iter().any(|p| p.port == 443 && p.tcp.ok);
+    if wants_443 && !reached_443 {
+        let why = if target.dns.addresses.is_empty() {
+            "the name did not resolve".to_string()
+        } else {
+            let classes: BTreeSet<&str> = target
+                .ports
+                .iter()
+                .filter(|p| p.port == 443)
+                .filter_map(|p| p.tcp.error.as_ref().map(|e| e.class.as_str()))
+                .collect();
+            format!(
+                "no address answered on 443 ({}); a silent timeout is what a security group, \
+                 NACL or missing route does",
+                classes.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        };
+        let mut finding = draft(
+            "unreachable",
+            if target.target.required { Severity::Fail } else { Severity::Warn },
+            target,
+            format!("{}: {why}", target.target.host),
+        );
+        finding.failable = target.target.required;
+        finding.port = Some(443);
+        drafts.push(finding);
+    }
+
+    for port in target.ports.iter().filter(|p| p.port == 443 && p.tcp.ok) {
+        let Some(tls) = &port.tls else { continue };
+        if let Some(error) = &tls.error {
+            let mut finding = draft(
+                "tls-failure",
+                Severity::Warn,
+                target,
+                format!("TLS to {} at {} failed: {}", target.target.host, port.address, error.detail),
+            );
+            finding.port = Some(443);
+            finding.address = Some(port.address);
+            drafts.push(finding);
+        }
+    }
+
+    let open_80 = target.ports.iter().find(|p| p.port == 80 && p.tcp.ok);
+    if let Some(port) = open_80 {
+        let in_clear = target.target.configured_scheme.as_deref() == Some("http");
+        if in_clear {
+            let mut finding = draft(
+                "plaintext",
+                Severity::Fail,
+                target,
+                format!(
+                    "{} is configured with http:// and its port 80 answers: requests and \
+                     answers travel in clear",
+                    target.target.host
+                ),
+            );
+            finding.port = Some(80);
+            finding.address = Some(port.address);
+            drafts.push(finding);
+        } else if target.target.origin == Origin::Catalog {
+            let mut finding = draft(
+                "port-80-open",
+                Severity::Info,
+                target,
+                format!(
+                    "port 80 of {} answers (S3 always listens on 80); only a consumer \
+                     configured with http:// would use it",
+                    target.target.host
+                ),
+            );
+            finding.port = Some(80);
+            drafts.push(finding);
+        }
+    }
+}
+
+fn region_rules(host: &HostFacts, target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    let Some(home) = &host.region else { return };
+    let elsewhere: BTreeSet<&str> = target
+        .dns
+        .addresses
+        .iter()
+        .filter_map(|a| a.aws.as_ref())
+        .map(|aws| aws.region.as_str())
+        .filter(|region| *region != "GLOBAL" && *region != home)
+        .collect();
+    let expected_elsewhere = match &target.target.expect_region {
+        ExpectRegion::Instance => false,
+        ExpectRegion::Any => true,
+        ExpectRegion::Named(named) => elsewhere.iter().all(|region| region == named),
+    };
+    if !elsewhere.is_empty() {
+        let regions = elsewhere.into_iter().collect::<Vec<_>>().join(", ");
+        let (base, note) = if expected_elsewhere {
+            (Severity::Info, " (expected for this name)")
+        } else {
+            (Severity::Warn, "")
+        };
+        let mut finding = draft(
+            "cross-region",
+            base,
+            target,
+            format!(
+                "{} resolves to addresses in {regions}, not {home}{note}; a gateway endpoint \
+                 serves its own region only",
+                target.target.host
+            ),
+        );
+        finding.failable = !expected_elsewhere;
+        drafts.push(finding);
+    }
+
+    for port in &target.ports {
+        let Some(http) = &port.http else { continue };
+        let Some(bucket_region) = &http.bucket_region else { continue };
+        if bucket_region != home && http.status == Some(301) {
+            let mut finding = draft(
+                "cross-region",
+                Severity::Warn,
+                target,
+                format!(
+                    "S3 redirects {} to its bucket's region {bucket_region}: requests cross \
+                     from {home}",
+                    target.target.host
+                ),
+            );
+            finding.port = Some(port.port);
+            finding.address = Some(port.address);
+            drafts.push(finding);
+            break;
+        }
+    }
+}
+
+fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    let denied = target.ports.iter().find_map(|port| {
+        let http = port.http.as_ref()?;
+        (http.status == Some(403)).then_some((port, http))
+    });
+    let Some((port, http)) = denied else { return };
+    let message = http.s3_error_message.as_deref().unwrap_or("");
+    let mut finding = if message.contains("VPC endpoint policy") {
+        draft(
+            "endpoint-policy-denied",
+            Severity::Fail,
+            target,
+            format!("S3 refused {} because of a VPC endpoint policy: {message}", target.target.host),
+        )
+    } else {
+        let expected = target.target.origin == Origin::Catalog;
+        let code = http.s3_error_code.as_deref().unwrap_or(if http.body_not_xml {
+            "a 403 that is not S3's XML"
+        } else {
+            "403"
+        });
+        let explanation = if expected {
+            "anonymous listing is refused, as for any bucket that is not public"
+        } else {
+            "endpoint policy, bucket policy or missing key: cannot tell from here"
+        };
+        draft(
+            "access-denied",
+            if expected { Severity::Info } else { Severity::Warn },
+            target,
+            format!("{} answered {code}: {explanation}", target.target.host),
+        )
+    };
+    finding.port = Some(port.port);
+    finding.address = Some(port.address);
+    drafts.push(finding);
+}
+
+/// IPv4 and IPv6 addresses of one name that behave differently: a dual-stack client prefers
+/// IPv6, so the path it takes is not the one an IPv4 test shows.
+fn family_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    let summary = |v6: bool| {
+        let ports: BTreeSet<(u16, bool)> = target
+            .ports
+            .iter()
+            .filter(|p| p.address.is_ipv6() == v6)
+            .map(|p: &PortEvidence| (p.port, p.tcp.ok))
+            .collect();
+        let regions: BTreeSet<String> = target
+            .dns
+            .addresses
+            .iter()
+            .filter(|a| a.ip.is_ipv6() == v6)
+            .map(|a| a.aws.as_ref().map_or("not AWS".to_string(), |aws| aws.region.clone()))
+            .collect();
+        (ports, regions)
+    };
+    let has = |v6: bool| target.dns.addresses.iter().any(|a| a.ip.is_ipv6() == v6);
+    if !(has(false) && has(true)) {
+        return;
+    }
+    let (v4, v6) = (summary(false), summary(true));
+    if v4 == v6 {
+        return;
+    }
+    let describe = |(ports, regions): &(BTreeSet<(u16, bool)>, BTreeSet<String>)| {
+        let open: Vec<String> = ports.iter().filter(|(_, ok)| *ok).map(|(p, _)| p.to_string()).collect();
+        let open = if open.is_empty() { "none".to_string() } else { open.join(",") };
+        format!("ports open {open}, region {}", regions.iter().cloned().collect::<Vec<_>>().join(","))
+    };
+    drafts.push(draft(
+        "family-mismatch",
+        Severity::Warn,
+        target,
+        format!(
+            "{}: IPv4 ({}) and IPv6 ({}) differ; dual-stack clients prefer IPv6",
+            target.target.host,
+            describe(&v4),
+            describe(&v6)
+        ),
+    ));
+}
+
+/// True when any finding fails the run.
+pub fn failing(findings: &[Finding]) -> bool {
+    findings.iter().any(|finding| finding.severity == Severity::Fail)
+}
+
+#[cfg(test)]
+mod tests;
