@@ -114,7 +114,10 @@ fn parse(text: &str, origin_name: &str) -> anyhow::Result<Vec<RawTarget>> {
         .map_err(|err| UsageError::new(format!("{origin_name}: {}", err.message())))?;
     for raw in &file.target {
         if raw.ports.as_ref().is_some_and(|ports| ports.contains(&0)) {
-            return Err(UsageError::new(format!("{origin_name}: target {}: port 0", raw.name)));
+            return Err(UsageError::new(format!(
+                "{origin_name}: target {}: port 0",
+                raw.name
+            )));
         }
     }
     Ok(file.target)
@@ -158,7 +161,10 @@ pub fn expand(
     }
     for host in extra_hosts {
         let host = validate_host(host)?;
-        push_unique(&mut expanded, user_target(host.clone(), host, "/".into(), None));
+        push_unique(
+            &mut expanded,
+            user_target(host.clone(), host, "/".into(), None),
+        );
     }
     for bucket in buckets {
         match bucket_target(bucket, context)? {
@@ -178,11 +184,16 @@ fn add_catalog_target(expanded: &mut Expanded, raw: RawTarget, context: &Context
         (Some(region), _) => region.as_str(),
         (None, false) => "",
         (None, true) => {
-            expanded.skipped.push(format!("{}: no region known (use --region)", raw.name));
+            expanded
+                .skipped
+                .push(format!("{}: no region known (use --region)", raw.name));
             return;
         }
     };
-    let fill = |text: &str| text.replace("{region}", region).replace("{domain}", &context.domain);
+    let fill = |text: &str| {
+        text.replace("{region}", region)
+            .replace("{domain}", &context.domain)
+    };
     let host = fill(&raw.host).to_ascii_lowercase();
     let expect_region = match raw.region.as_deref() {
         None | Some("instance") => ExpectRegion::Instance,
@@ -230,7 +241,9 @@ fn bucket_target(bucket: &str, context: &Context) -> anyhow::Result<Option<Targe
         && !bucket.starts_with(['.', '-'])
         && !bucket.ends_with(['.', '-']);
     if !valid {
-        return Err(UsageError::new(format!("--bucket {bucket:?} is not a valid bucket name")));
+        return Err(UsageError::new(format!(
+            "--bucket {bucket:?} is not a valid bucket name"
+        )));
     }
     let Some(region) = &context.region else {
         return Ok(None);
@@ -243,7 +256,8 @@ fn bucket_target(bucket: &str, context: &Context) -> anyhow::Result<Option<Targe
             format!("/{bucket}/"),
             Some(bucket.to_string()),
         );
-        target.note = Some("path-style request: a dotted bucket name has no valid certificate".into());
+        target.note =
+            Some("path-style request: a dotted bucket name has no valid certificate".into());
         target
     } else {
         user_target(
@@ -260,13 +274,19 @@ fn validate_host(host: &str) -> anyhow::Result<String> {
     let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !host.is_empty()
         && host.len() <= 253
-        && host
-            .split('.')
-            .all(|label| !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
     if ok {
         Ok(host)
     } else {
-        Err(UsageError::new(format!("--target {host:?} is not a hostname")))
+        Err(UsageError::new(format!(
+            "--target {host:?} is not a hostname"
+        )))
     }
 }
 
@@ -297,13 +317,26 @@ mod tests {
         let expanded = expand(&sources, &[], &[], &context(Some("eu-west-1"))).unwrap();
         let hosts: Vec<&str> = expanded.targets.iter().map(|t| t.host.as_str()).collect();
         assert!(hosts.contains(&"s3.eu-west-1.amazonaws.com"));
-        assert!(hosts.contains(&"al2023-repos-eu-west-1-de612dc2.s3.dualstack.eu-west-1.amazonaws.com"));
+        assert!(
+            hosts.contains(&"al2023-repos-eu-west-1-de612dc2.s3.dualstack.eu-west-1.amazonaws.com")
+        );
         let regional = &expanded.targets[0];
         assert!(regional.required);
-        let global = expanded.targets.iter().find(|t| t.name == "s3-global").unwrap();
+        let global = expanded
+            .targets
+            .iter()
+            .find(|t| t.name == "s3-global")
+            .unwrap();
         assert_eq!(global.expect_region, ExpectRegion::Any);
-        let al2023 = expanded.targets.iter().find(|t| t.name == "al2023-repo").unwrap();
-        assert_eq!(al2023.bucket.as_deref(), Some("al2023-repos-eu-west-1-de612dc2"));
+        let al2023 = expanded
+            .targets
+            .iter()
+            .find(|t| t.name == "al2023-repo")
+            .unwrap();
+        assert_eq!(
+            al2023.bucket.as_deref(),
+            Some("al2023-repos-eu-west-1-de612dc2")
+        );
         assert!(expanded.skipped.is_empty());
     }
 
@@ -321,18 +354,35 @@ mod tests {
         let sources = load(None).unwrap();
         let buckets = ["plain-bucket".to_string(), "images.example.com".to_string()];
         let expanded = expand(&sources, &[], &buckets, &context(Some("us-west-2"))).unwrap();
-        let plain = expanded.targets.iter().find(|t| t.name == "bucket:plain-bucket").unwrap();
+        let plain = expanded
+            .targets
+            .iter()
+            .find(|t| t.name == "bucket:plain-bucket")
+            .unwrap();
         assert_eq!(plain.host, "plain-bucket.s3.us-west-2.amazonaws.com");
-        let dotted = expanded.targets.iter().find(|t| t.name == "bucket:images.example.com").unwrap();
-        assert_eq!((dotted.host.as_str(), dotted.path.as_str()), ("s3.us-west-2.amazonaws.com", "/images.example.com/"));
+        let dotted = expanded
+            .targets
+            .iter()
+            .find(|t| t.name == "bucket:images.example.com")
+            .unwrap();
+        assert_eq!(
+            (dotted.host.as_str(), dotted.path.as_str()),
+            ("s3.us-west-2.amazonaws.com", "/images.example.com/")
+        );
     }
 
     #[test]
     fn bad_catalogs_and_flags_are_usage_errors() {
-        let bad = [("x.toml".to_string(), "[[target]]\nname = \"a\"\nhots = \"b\"".to_string())];
+        let bad = [(
+            "x.toml".to_string(),
+            "[[target]]\nname = \"a\"\nhots = \"b\"".to_string(),
+        )];
         let err = expand(&bad, &[], &[], &context(None)).unwrap_err();
         assert!(err.to_string().contains("x.toml"), "{err}");
-        assert_eq!(crate::exit::Status::of_error(&err), crate::exit::Status::Usage);
+        assert_eq!(
+            crate::exit::Status::of_error(&err),
+            crate::exit::Status::Usage
+        );
         assert!(expand(&[], &["bad host".into()], &[], &context(None)).is_err());
         assert!(expand(&[], &[], &["UPPER".into()], &context(None)).is_err());
     }

@@ -85,7 +85,11 @@ struct Draft {
 }
 
 /// Draws every finding from the evidence; `fail_on` lists the kinds that fail the run.
-pub fn judge(host: &HostFacts, targets: &[TargetEvidence], fail_on: &BTreeSet<String>) -> Vec<Finding> {
+pub fn judge(
+    host: &HostFacts,
+    targets: &[TargetEvidence],
+    fail_on: &BTreeSet<String>,
+) -> Vec<Finding> {
     let mut drafts = Vec::new();
     if !host.proxy_env.is_empty() {
         drafts.push(Draft {
@@ -155,7 +159,11 @@ fn dns_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
         .into_iter()
         .collect::<Vec<_>>()
         .join(", ");
-    let why = if why.is_empty() { "no address".to_string() } else { why };
+    let why = if why.is_empty() {
+        "no address".to_string()
+    } else {
+        why
+    };
     drafts.push(draft(
         "dns-failure",
         Severity::Warn,
@@ -167,7 +175,9 @@ fn dns_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
 fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     let wants_443 = target.target.ports.contains(&443);
     let reached_443 = target.ports.iter().any(|p| p.port == 443 && p.tcp.ok);
-    if wants_443 && !reached_443 {
+    // A name that did not resolve is already a dns-failure; only required targets say more.
+    let resolved = !target.dns.addresses.is_empty();
+    if wants_443 && !reached_443 && (resolved || target.target.required) {
         let why = if target.dns.addresses.is_empty() {
             "the name did not resolve".to_string()
         } else {
@@ -185,7 +195,11 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
         };
         let mut finding = draft(
             "unreachable",
-            if target.target.required { Severity::Fail } else { Severity::Warn },
+            if target.target.required {
+                Severity::Fail
+            } else {
+                Severity::Warn
+            },
             target,
             format!("{}: {why}", target.target.host),
         );
@@ -201,7 +215,10 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
                 "tls-failure",
                 Severity::Warn,
                 target,
-                format!("TLS to {} at {} failed: {}", target.target.host, port.address, error.detail),
+                format!(
+                    "TLS to {} at {} failed: {}",
+                    target.target.host, port.address, error.detail
+                ),
             );
             finding.port = Some(443);
             finding.address = Some(port.address);
@@ -281,7 +298,9 @@ fn region_rules(host: &HostFacts, target: &TargetEvidence, drafts: &mut Vec<Draf
 
     for port in &target.ports {
         let Some(http) = &port.http else { continue };
-        let Some(bucket_region) = &http.bucket_region else { continue };
+        let Some(bucket_region) = &http.bucket_region else {
+            continue;
+        };
         if bucket_region != home && http.status == Some(301) {
             let mut finding = draft(
                 "cross-region",
@@ -313,15 +332,21 @@ fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
             "endpoint-policy-denied",
             Severity::Fail,
             target,
-            format!("S3 refused {} because of a VPC endpoint policy: {message}", target.target.host),
+            format!(
+                "S3 refused {} because of a VPC endpoint policy: {message}",
+                target.target.host
+            ),
         )
     } else {
         let expected = target.target.origin == Origin::Catalog;
-        let code = http.s3_error_code.as_deref().unwrap_or(if http.body_not_xml {
-            "a 403 that is not S3's XML"
-        } else {
-            "403"
-        });
+        let code = http
+            .s3_error_code
+            .as_deref()
+            .unwrap_or(if http.body_not_xml {
+                "a 403 that is not S3's XML"
+            } else {
+                "403"
+            });
         let explanation = if expected {
             "anonymous listing is refused, as for any bucket that is not public"
         } else {
@@ -329,7 +354,11 @@ fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
         };
         draft(
             "access-denied",
-            if expected { Severity::Info } else { Severity::Warn },
+            if expected {
+                Severity::Info
+            } else {
+                Severity::Warn
+            },
             target,
             format!("{} answered {code}: {explanation}", target.target.host),
         )
@@ -354,7 +383,11 @@ fn family_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
             .addresses
             .iter()
             .filter(|a| a.ip.is_ipv6() == v6)
-            .map(|a| a.aws.as_ref().map_or("not AWS".to_string(), |aws| aws.region.clone()))
+            .map(|a| {
+                a.aws
+                    .as_ref()
+                    .map_or("not AWS".to_string(), |aws| aws.region.clone())
+            })
             .collect();
         (ports, regions)
     };
@@ -367,9 +400,20 @@ fn family_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
         return;
     }
     let describe = |(ports, regions): &(BTreeSet<(u16, bool)>, BTreeSet<String>)| {
-        let open: Vec<String> = ports.iter().filter(|(_, ok)| *ok).map(|(p, _)| p.to_string()).collect();
-        let open = if open.is_empty() { "none".to_string() } else { open.join(",") };
-        format!("ports open {open}, region {}", regions.iter().cloned().collect::<Vec<_>>().join(","))
+        let open: Vec<String> = ports
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(p, _)| p.to_string())
+            .collect();
+        let open = if open.is_empty() {
+            "none".to_string()
+        } else {
+            open.join(",")
+        };
+        format!(
+            "ports open {open}, region {}",
+            regions.iter().cloned().collect::<Vec<_>>().join(",")
+        )
     };
     drafts.push(draft(
         "family-mismatch",
@@ -386,7 +430,9 @@ fn family_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
 
 /// True when any finding fails the run.
 pub fn failing(findings: &[Finding]) -> bool {
-    findings.iter().any(|finding| finding.severity == Severity::Fail)
+    findings
+        .iter()
+        .any(|finding| finding.severity == Severity::Fail)
 }
 
 #[cfg(test)]

@@ -80,18 +80,36 @@ pub fn cache_file(dir: &Path) -> PathBuf {
 /// Obtains the data: explicit file, then cache. TODO(download): not yet fetched.
 pub async fn obtain(options: &SourceOptions) -> anyhow::Result<Loaded> {
     if let Some(path) = &options.file {
-        let ranges = IpRanges::load(path)
-            .map_err(|err| UsageError::new(format!("--ip-ranges: {}", crate::exit::one_line(&err))))?;
-        return Ok(Loaded { kind: SourceKind::File, path: Some(path.clone()), ranges: Some(ranges), problems: Vec::new() });
+        let ranges = IpRanges::load(path).map_err(|err| {
+            UsageError::new(format!("--ip-ranges: {}", crate::exit::one_line(&err)))
+        })?;
+        return Ok(Loaded {
+            kind: SourceKind::File,
+            path: Some(path.clone()),
+            ranges: Some(ranges),
+            problems: Vec::new(),
+        });
     }
     let dir = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let path = cache_file(&dir);
     let mut problems = Vec::new();
     if path.exists() {
         match IpRanges::load(&path) {
-            Ok(ranges) => return Ok(Loaded { kind: SourceKind::Cache, path: Some(path), ranges: Some(ranges), problems }),
+            Ok(ranges) => {
+                return Ok(Loaded {
+                    kind: SourceKind::Cache,
+                    path: Some(path),
+                    ranges: Some(ranges),
+                    problems,
+                });
+            }
             Err(err) => problems.push(crate::exit::one_line(&err)),
         }
     }
-    Ok(Loaded { kind: SourceKind::None, path: None, ranges: None, problems })
+    Ok(Loaded {
+        kind: SourceKind::None,
+        path: None,
+        ranges: None,
+        problems,
+    })
 }

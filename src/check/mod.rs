@@ -75,7 +75,12 @@ pub struct Args {
     pub ca_file: Option<PathBuf>,
 
     /// Deadline of the whole run, in seconds.
-    #[arg(long, env = "EGRESS_PROBE_TIMEOUT", value_name = "SECONDS", default_value_t = 20.0)]
+    #[arg(
+        long,
+        env = "EGRESS_PROBE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 20.0
+    )]
     pub timeout: f64,
 
     /// Report format.
@@ -106,12 +111,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let fail_on = fail_on_set(&args.fail_on)?;
     if !(args.timeout > 0.0 && args.timeout <= 3600.0) {
-        return Err(UsageError::new(format!("--timeout {}: give 0 < seconds <= 3600", args.timeout)));
+        return Err(UsageError::new(format!(
+            "--timeout {}: give 0 < seconds <= 3600",
+            args.timeout
+        )));
     }
     if let Some(region) = &args.region
         && !crate::aws::hostname::is_region(region)
     {
-        return Err(UsageError::new(format!("--region {region:?} is not a region name")));
+        return Err(UsageError::new(format!(
+            "--region {region:?} is not a region name"
+        )));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -209,7 +219,11 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         proxy_env: proxy_env.clone(),
     };
     let findings = verdict::judge(&host_facts, &evidence, &fail_on);
-    let exit_code = if verdict::failing(&findings) { Status::Failing } else { Status::Clean } as u8;
+    let exit_code = if verdict::failing(&findings) {
+        Status::Failing
+    } else {
+        Status::Clean
+    } as u8;
     let extras = HostExtras {
         region: region.clone(),
         region_source,
@@ -224,10 +238,18 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         host: report::host_dto(&imds, &extras),
         ip_ranges: ranges_facts.into_dto(),
-        targets: evidence.iter().map(|t| report::target_dto(t, region.as_deref())).collect(),
+        targets: evidence
+            .iter()
+            .map(|t| report::target_dto(t, region.as_deref()))
+            .collect(),
         findings: report::finding_dtos(&findings),
         skipped,
-        summary: report::summary(evidence.len(), &findings, fail_on.into_iter().collect(), exit_code),
+        summary: report::summary(
+            evidence.len(),
+            &findings,
+            fail_on.into_iter().collect(),
+            exit_code,
+        ),
     })
 }
 
@@ -333,7 +355,10 @@ mod tests {
 
     #[test]
     fn proxy_credentials_are_hidden() {
-        assert_eq!(hide_credentials("http://u:p@proxy:3128"), "http://***@proxy:3128");
+        assert_eq!(
+            hide_credentials("http://u:p@proxy:3128"),
+            "http://***@proxy:3128"
+        );
         assert_eq!(hide_credentials("proxy:3128"), "proxy:3128");
     }
 

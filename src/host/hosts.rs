@@ -42,7 +42,13 @@ mod tests {
                     2001:db8:a::10 s3.us-west-2.amazonaws.com\n\
                     garbage line here\n";
         let found = parse(text, "s3.us-west-2.amazonaws.com");
-        assert_eq!(found, ["203.0.113.10".parse::<IpAddr>().unwrap(), "2001:db8:a::10".parse().unwrap()]);
+        assert_eq!(
+            found,
+            [
+                "203.0.113.10".parse::<IpAddr>().unwrap(),
+                "2001:db8:a::10".parse().unwrap()
+            ]
+        );
         assert!(parse(text, "s3.us-east-1.amazonaws.com").is_empty());
     }
 }

@@ -171,7 +171,9 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
     };
     if config.disabled {
         report.state = ImdsState::Disabled;
-        report.problems.push("AWS_EC2_METADATA_DISABLED=true: not asked".to_string());
+        report
+            .problems
+            .push("AWS_EC2_METADATA_DISABLED=true: not asked".to_string());
         return report;
     }
     crate::install_crypto_provider();
@@ -185,7 +187,9 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
         Ok(http) => http,
         Err(err) => {
             report.state = ImdsState::Error;
-            report.problems.push(format!("building the IMDS client: {err}"));
+            report
+                .problems
+                .push(format!("building the IMDS client: {err}"));
             return report;
         }
     };
@@ -201,21 +205,29 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
             ImdsState::Ok
         }
         Answer::Status(403) => {
-            report.problems.push("the token request was refused (403): IMDS is turned off".into());
+            report
+                .problems
+                .push("the token request was refused (403): IMDS is turned off".into());
             return report_with(report, ImdsState::Disabled);
         }
         Answer::Status(status) => match client.get("meta-data/").await {
             Answer::Body(_) => {
-                report.problems.push(format!("no IMDSv2 token (HTTP {status}); using IMDSv1"));
+                report
+                    .problems
+                    .push(format!("no IMDSv2 token (HTTP {status}); using IMDSv1"));
                 ImdsState::V1Only
             }
             _ => {
-                report.problems.push(format!("the token request answered HTTP {status}"));
+                report
+                    .problems
+                    .push(format!("the token request answered HTTP {status}"));
                 return report_with(report, ImdsState::Error);
             }
         },
         Answer::ConnectFailed(why) => {
-            report.problems.push(format!("nothing answers at {}: {why}", config.endpoint));
+            report
+                .problems
+                .push(format!("nothing answers at {}: {why}", config.endpoint));
             return report_with(report, ImdsState::NotEc2);
         }
         Answer::NoAnswer => match client.get("meta-data/").await {
@@ -228,9 +240,10 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
                 return report_with(report, ImdsState::HopLimit);
             }
             _ => {
-                report
-                    .problems
-                    .push(format!("{} accepted the connection but never answered", config.endpoint));
+                report.problems.push(format!(
+                    "{} accepted the connection but never answered",
+                    config.endpoint
+                ));
                 return report_with(report, ImdsState::Error);
             }
         },
@@ -243,7 +256,9 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
     client.facts(&mut report).await;
     if report.facts.region.is_none() {
         report.state = ImdsState::Error;
-        report.problems.push("IMDS answered but gave no usable region".into());
+        report
+            .problems
+            .push("IMDS answered but gave no usable region".into());
     }
     report
 }
@@ -295,16 +310,31 @@ impl Client {
             self.text("meta-data/public-ipv4"),
         );
 
-        let identity = identity.and_then(|text| match serde_json::from_str::<IdentityDocument>(&text) {
-            Ok(doc) => Some(doc),
-            Err(err) => {
-                report.problems.push(format!("the identity document is not JSON: {err}"));
-                None
-            }
-        });
+        let identity =
+            identity.and_then(
+                |text| match serde_json::from_str::<IdentityDocument>(&text) {
+                    Ok(doc) => Some(doc),
+                    Err(err) => {
+                        report
+                            .problems
+                            .push(format!("the identity document is not JSON: {err}"));
+                        None
+                    }
+                },
+            );
         let facts = &mut report.facts;
-        facts.region = valid(region, hostname::is_region, "placement/region", &mut report.problems)
-            .or_else(|| identity.as_ref().and_then(|d| d.region.clone()).filter(|r| hostname::is_region(r)));
+        facts.region = valid(
+            region,
+            hostname::is_region,
+            "placement/region",
+            &mut report.problems,
+        )
+        .or_else(|| {
+            identity
+                .as_ref()
+                .and_then(|d| d.region.clone())
+                .filter(|r| hostname::is_region(r))
+        });
         facts.availability_zone =
             zone.or_else(|| identity.as_ref().and_then(|d| d.availability_zone.clone()));
         facts.instance_id = instance_id
@@ -347,7 +377,11 @@ impl Client {
         facts.vpc_cidrs = [v4_cidrs, v6_cidrs]
             .into_iter()
             .flatten()
-            .flat_map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<IpNet>>())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<IpNet>>()
+            })
             .collect();
         facts.subnet_cidr = subnet_cidr.and_then(|v| v.parse().ok());
         facts.ipv6 = ipv6s
@@ -433,7 +467,11 @@ mod tests {
         };
         let report = query(&config).await;
         assert_eq!(report.state, ImdsState::NotEc2);
-        assert!(report.problems[0].contains("nothing answers"), "{:?}", report.problems);
+        assert!(
+            report.problems[0].contains("nothing answers"),
+            "{:?}",
+            report.problems
+        );
     }
 
     #[tokio::test]

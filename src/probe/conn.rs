@@ -9,14 +9,16 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::evidence::{Failure, FailureClass, HttpEvidence, PortEvidence, TcpEvidence, TlsEvidence};
+use crate::evidence::{
+    Failure, FailureClass, HttpEvidence, PortEvidence, TcpEvidence, TlsEvidence,
+};
 use crate::probe::Budget;
 use crate::probe::s3xml;
 
@@ -53,7 +55,9 @@ pub async fn probe(
     };
 
     let started = Instant::now();
-    let connected = budget.run(TcpStream::connect(SocketAddr::new(address, port))).await;
+    let connected = budget
+        .run(TcpStream::connect(SocketAddr::new(address, port)))
+        .await;
     evidence.tcp.ms = ms_since(started);
     let stream = match connected {
         Ok(Ok(stream)) => stream,
@@ -98,9 +102,13 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result =
-            self.inner
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        let result = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
         let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
         if let Ok(mut seen) = self.seen.lock() {
             *seen = Some((end_entity.to_vec(), outcome));
@@ -136,7 +144,10 @@ async fn handshake(
     host: &str,
     verifier: &Arc<WebPkiServerVerifier>,
     budget: &Budget,
-) -> (TlsEvidence, Option<tokio_rustls::client::TlsStream<TcpStream>>) {
+) -> (
+    TlsEvidence,
+    Option<tokio_rustls::client::TlsStream<TcpStream>>,
+) {
     let mut tls = TlsEvidence {
         sni: host.to_string(),
         ..TlsEvidence::default()
@@ -151,7 +162,10 @@ async fn handshake(
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let Ok(server_name) = ServerName::try_from(host.to_string()) else {
-        tls.error = Some(Failure::new(FailureClass::Tls, format!("{host} is not a valid SNI")));
+        tls.error = Some(Failure::new(
+            FailureClass::Tls,
+            format!("{host} is not a valid SNI"),
+        ));
         return (tls, None);
     };
 
@@ -226,8 +240,15 @@ where
         Ok(Ok(())) => {}
         Ok(Err(failure)) => http.error = Some(failure),
         Err(class) => {
-            let stage = if http.status.is_some() { "the body" } else { "a response" };
-            http.error = Some(Failure::new(class, format!("no complete answer: waiting for {stage}")));
+            let stage = if http.status.is_some() {
+                "the body"
+            } else {
+                "a response"
+            };
+            http.error = Some(Failure::new(
+                class,
+                format!("no complete answer: waiting for {stage}"),
+            ));
         }
     }
     http.ms = ms_since(started);
@@ -246,7 +267,10 @@ where
 
     let outgoing = http::Request::get(request.path.as_str())
         .header(http::header::HOST, request.host.as_str())
-        .header(http::header::USER_AGENT, concat!("egress-probe/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("egress-probe/", env!("CARGO_PKG_VERSION")),
+        )
         .header(http::header::ACCEPT, "*/*")
         .body(Empty::<Bytes>::new())
         .map_err(|err| Failure::new(FailureClass::Other, err.to_string()))?;

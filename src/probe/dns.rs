@@ -59,9 +59,10 @@ impl Dns {
             opts.cache_size = 0;
             opts.use_hosts_file = ResolveHosts::Never;
             let single = ResolverConfig::from_name_servers(vec![server.clone()]);
-            let resolver = TokioResolver::builder_with_config(single, TokioRuntimeProvider::default())
-                .with_options(opts)
-                .build();
+            let resolver =
+                TokioResolver::builder_with_config(single, TokioRuntimeProvider::default())
+                    .with_options(opts)
+                    .build();
             match resolver {
                 Ok(resolver) => servers.push((server.ip, resolver)),
                 Err(err) => tracing::warn!(server = %server.ip, %err, "resolver not built"),
@@ -85,13 +86,17 @@ impl Dns {
         let mut last = Answer {
             error: Some(Failure::new(
                 FailureClass::Other,
-                self.problem.clone().unwrap_or_else(|| "no name server".into()),
+                self.problem
+                    .clone()
+                    .unwrap_or_else(|| "no name server".into()),
             )),
             ..Answer::default()
         };
         for (server, resolver) in &self.servers {
             let started = Instant::now();
-            let outcome = budget.run(resolver.lookup(fqdn.as_str(), record_type)).await;
+            let outcome = budget
+                .run(resolver.lookup(fqdn.as_str(), record_type))
+                .await;
             tracing::debug!(%host, %server, ?record_type, ms = started.elapsed().as_millis() as u64, "dns");
             let answer = match outcome {
                 Err(class) => failed(None, class, format!("no answer from {server}")),
@@ -104,7 +109,9 @@ impl Dns {
                     for record in lookup.answers() {
                         match &record.data {
                             RData::A(a) => answer.addresses.push((IpAddr::V4(a.0), record.ttl)),
-                            RData::AAAA(aaaa) => answer.addresses.push((IpAddr::V6(aaaa.0), record.ttl)),
+                            RData::AAAA(aaaa) => {
+                                answer.addresses.push((IpAddr::V6(aaaa.0), record.ttl))
+                            }
                             RData::CNAME(cname) => {
                                 let name = cname.0.to_string();
                                 answer.cnames.push(name.trim_end_matches('.').to_string());
@@ -135,24 +142,43 @@ fn failed(server: Option<IpAddr>, class: FailureClass, detail: String) -> Answer
 }
 
 fn classify(server: IpAddr, err: &hickory_resolver::net::NetError) -> Answer {
-    let text = err.to_string();
     if err.is_nx_domain() {
-        return failed(Some(server), FailureClass::NxDomain, text);
+        return failed(
+            Some(server),
+            FailureClass::NxDomain,
+            format!("NXDOMAIN from {server}"),
+        );
     }
     if err.is_no_records_found() {
-        return failed(Some(server), FailureClass::NoRecords, text);
+        return failed(
+            Some(server),
+            FailureClass::NoRecords,
+            format!("no such record at {server}"),
+        );
     }
+    let text = err.to_string();
     let lower = text.to_ascii_lowercase();
-    let class = if lower.contains("timed out") || lower.contains("timeout") {
-        return failed(None, FailureClass::Timeout, text);
+    if lower.contains("timed out") || lower.contains("timeout") {
+        failed(
+            None,
+            FailureClass::Timeout,
+            format!("no answer from {server}"),
+        )
     } else if lower.contains("refused") {
-        FailureClass::Refused
+        failed(
+            Some(server),
+            FailureClass::Refused,
+            format!("{server} refused: {text}"),
+        )
     } else if lower.contains("servfail") || lower.contains("server failure") {
-        FailureClass::ServerFailure
+        failed(
+            Some(server),
+            FailureClass::ServerFailure,
+            format!("{server}: {text}"),
+        )
     } else {
-        return failed(None, FailureClass::Other, text);
-    };
-    failed(Some(server), class, text)
+        failed(None, FailureClass::Other, format!("{server}: {text}"))
+    }
 }
 
 /// True for RFC 1918, RFC 6598 (shared address space) and IPv6 unique local addresses.
@@ -200,7 +226,9 @@ mod tests {
         let dns = Dns::from_config(&config, ResolverOpts::default(), Duration::from_millis(300));
         let started = Instant::now();
         let budget = Budget::new(Duration::from_millis(300), Duration::from_secs(5));
-        let answer = dns.lookup("s3.us-west-2.amazonaws.com", RecordType::A, &budget).await;
+        let answer = dns
+            .lookup("s3.us-west-2.amazonaws.com", RecordType::A, &budget)
+            .await;
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_eq!(answer.error.unwrap().class, FailureClass::Timeout);
         assert_eq!(answer.server, None);

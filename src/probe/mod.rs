@@ -87,9 +87,9 @@ pub fn verifier(ca_file: Option<&Path>) -> anyhow::Result<Arc<WebPkiServerVerifi
             )));
         }
         for certificate in certificates {
-            roots.add(certificate).map_err(|err| {
-                UsageError::new(format!("--ca-file {}: {err}", path.display()))
-            })?;
+            roots
+                .add(certificate)
+                .map_err(|err| UsageError::new(format!("--ca-file {}: {err}", path.display())))?;
         }
     }
     WebPkiServerVerifier::builder(Arc::new(roots))
@@ -171,7 +171,11 @@ async fn resolve(probes: &Probes, host: &str) -> DnsEvidence {
             probes.dns.lookup(host, RecordType::AAAA, &probes.budget),
         );
         dns.server = v4.server.or(v6.server);
-        dns.cnames = if v4.cnames.is_empty() { v6.cnames } else { v4.cnames };
+        dns.cnames = if v4.cnames.is_empty() {
+            v6.cnames
+        } else {
+            v4.cnames
+        };
         dns.error_v4 = v4.error;
         dns.error_v6 = v6.error;
         found.extend(v4.addresses.into_iter().map(|(ip, ttl)| (ip, Some(ttl))));
@@ -193,7 +197,10 @@ async fn resolve(probes: &Probes, host: &str) -> DnsEvidence {
             ttl,
             private: dns::is_private(ip),
             in_vpc: probes.vpc_cidrs.iter().any(|cidr| cidr.contains(&ip)),
-            aws: probes.ranges.as_ref().and_then(|ranges| ranges.attribute(ip)),
+            aws: probes
+                .ranges
+                .as_ref()
+                .and_then(|ranges| ranges.attribute(ip)),
         });
     }
     dns.addresses.sort_by_key(|a| a.ip.is_ipv6());

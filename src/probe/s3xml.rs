@@ -91,7 +91,10 @@ mod tests {
         let error = parse_error(body).unwrap();
         assert_eq!(error.code.as_deref(), Some("AccessDenied"));
         let message = error.message.unwrap();
-        assert!(message.contains("no VPC endpoint policy allows"), "{message}");
+        assert!(
+            message.contains("no VPC endpoint policy allows"),
+            "{message}"
+        );
         assert!(message.contains("\"arn:aws:s3:::b\""), "{message}");
     }
 
@@ -100,7 +103,10 @@ mod tests {
         let body = b"<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message><Endpoint>b.s3.us-east-1.amazonaws.com</Endpoint><Bucket>b</Bucket></Error>";
         let error = parse_error(body).unwrap();
         assert_eq!(error.code.as_deref(), Some("PermanentRedirect"));
-        assert_eq!(error.endpoint.as_deref(), Some("b.s3.us-east-1.amazonaws.com"));
+        assert_eq!(
+            error.endpoint.as_deref(),
+            Some("b.s3.us-east-1.amazonaws.com")
+        );
     }
 
     #[test]

@@ -274,7 +274,10 @@ pub fn host_dto(imds: &ImdsReport, extras: &HostExtras) -> HostDto {
                 | crate::host::imds::ImdsState::V1Only
                 | crate::host::imds::ImdsState::HopLimit
                 | crate::host::imds::ImdsState::Disabled
-        ) && !imds.problems.iter().any(|p| p.starts_with("AWS_EC2_METADATA_DISABLED")),
+        ) && !imds
+            .problems
+            .iter()
+            .any(|p| p.starts_with("AWS_EC2_METADATA_DISABLED")),
         imds: imds.state.as_str(),
         imds_endpoint: imds.endpoint.clone(),
         imds_problems: imds.problems.clone(),
@@ -313,8 +316,14 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
         .iter()
         .filter_map(|a| a.aws.as_ref().map(|aws| aws.region.as_str()))
         .collect();
-    let named = evidence.name_info.as_ref().and_then(|info| info.region.clone());
-    let (region, region_source) = match (attributed.iter().find(|r| **r != "GLOBAL"), attributed.first()) {
+    let named = evidence
+        .name_info
+        .as_ref()
+        .and_then(|info| info.region.clone());
+    let (region, region_source) = match (
+        attributed.iter().find(|r| **r != "GLOBAL"),
+        attributed.first(),
+    ) {
         (Some(concrete), _) => (Some(concrete.to_string()), "ip-ranges"),
         (None, Some(global)) => (Some(global.to_string()), "ip-ranges"),
         (None, None) => match named {
@@ -445,7 +454,12 @@ pub fn finding_dtos(findings: &[Finding]) -> Vec<FindingDto> {
 }
 
 /// Builds the summary block.
-pub fn summary(targets: usize, findings: &[Finding], fail_on: Vec<String>, exit_code: u8) -> SummaryDto {
+pub fn summary(
+    targets: usize,
+    findings: &[Finding],
+    fail_on: Vec<String>,
+    exit_code: u8,
+) -> SummaryDto {
     let count = |severity: Severity| findings.iter().filter(|f| f.severity == severity).count();
     SummaryDto {
         targets,
@@ -465,5 +479,155 @@ impl CheckReport {
         });
         text.push('\n');
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ipranges::Attribution;
+    use crate::catalog::{ExpectRegion, Origin, Target};
+    use crate::evidence::{
+        AddressEvidence, DnsEvidence, FailureClass, HttpEvidence, TcpEvidence, TlsEvidence,
+    };
+    use crate::host::imds::{ImdsState, InstanceFacts};
+
+    /// A report with every optional block filled, so the schema sees every shape.
+    fn full_report() -> CheckReport {
+        let target = Target {
+            name: "s3-regional".into(),
+            host: "s3.us-west-2.amazonaws.com".into(),
+            path: "/".into(),
+            origin: Origin::Catalog,
+            required: true,
+            expect_region: ExpectRegion::Instance,
+            ports: vec![80, 443],
+            note: Some("n".into()),
+            bucket: None,
+            configured_scheme: None,
+        };
+        let ip = "203.0.113.10".parse().unwrap();
+        let evidence = TargetEvidence {
+            name_info: crate::aws::hostname::parse(&target.host),
+            target,
+            dns: DnsEvidence {
+                server: Some("198.51.100.2".parse().unwrap()),
+                addresses: vec![AddressEvidence {
+                    ip,
+                    ttl: Some(5),
+                    private: false,
+                    in_vpc: false,
+                    aws: Some(Attribution {
+                        services: vec!["S3".into()],
+                        prefix: "203.0.113.0/27".parse().unwrap(),
+                        region: "us-west-2".into(),
+                        network_border_group: Some("us-west-2".into()),
+                    }),
+                }],
+                ..DnsEvidence::default()
+            },
+            ports: vec![
+                PortEvidence {
+                    port: 443,
+                    address: ip,
+                    tcp: TcpEvidence {
+                        ok: true,
+                        ms: 1.5,
+                        error: None,
+                    },
+                    tls: Some(TlsEvidence {
+                        ok: true,
+                        sni: "s3".into(),
+                        ..TlsEvidence::default()
+                    }),
+                    http: Some(HttpEvidence {
+                        status: Some(403),
+                        ..HttpEvidence::default()
+                    }),
+                },
+                PortEvidence {
+                    port: 80,
+                    address: ip,
+                    tcp: TcpEvidence {
+                        ok: false,
+                        ms: 3000.0,
+                        error: Some(Failure::new(FailureClass::Timeout, "no answer")),
+                    },
+                    tls: None,
+                    http: None,
+                },
+            ],
+        };
+        let imds = ImdsReport {
+            state: ImdsState::Ok,
+            facts: InstanceFacts {
+                region: Some("us-west-2".into()),
+                ..InstanceFacts::default()
+            },
+            problems: Vec::new(),
+            endpoint: "http://169.254.169.254".into(),
+        };
+        let extras = HostExtras {
+            region: Some("us-west-2".into()),
+            region_source: "imds",
+            domain: "amazonaws.com".into(),
+            resolvers: vec!["198.51.100.2".parse().unwrap()],
+            proxy_env: Vec::new(),
+        };
+        let findings = crate::verdict::judge(
+            &crate::verdict::HostFacts {
+                region: Some("us-west-2".into()),
+                proxy_env: vec![],
+            },
+            std::slice::from_ref(&evidence),
+            &Default::default(),
+        );
+        CheckReport {
+            schema_version: SCHEMA_VERSION,
+            tool_version: "0",
+            generated_at: "2026-12-03T00:00:00Z".into(),
+            duration_ms: 1.0,
+            host: host_dto(&imds, &extras),
+            ip_ranges: IpRangesDto {
+                source: "file",
+                path: None,
+                sync_token: Some("1".into()),
+                create_date: None,
+                age_seconds: Some(3),
+                lacks: vec![],
+                problems: vec![],
+            },
+            targets: vec![target_dto(&evidence, Some("us-west-2"))],
+            findings: finding_dtos(&findings),
+            skipped: vec![],
+            summary: summary(1, &findings, vec![], 0),
+        }
+    }
+
+    #[test]
+    fn hand_built_report_matches_the_committed_schema() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&full_report().to_json()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(report["targets"][0]["region_source"], "ip-ranges");
+        assert_eq!(report["targets"][0]["cross_region"], false);
+        assert_eq!(report["targets"][0]["ports"][1]["tcp"]["error"], "timeout");
+        assert!(report["host"]["public_ipv4"].is_null());
+    }
+
+    #[test]
+    fn schema_rejects_a_renamed_field() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let mut report: serde_json::Value = serde_json::from_str(&full_report().to_json()).unwrap();
+        let host = report["host"].as_object_mut().unwrap();
+        let value = host.remove("on_ec2").unwrap();
+        host.insert("onEc2".into(), value);
+        assert!(!validator.is_valid(&report));
     }
 }

@@ -102,7 +102,11 @@ fn target_block(target: &TargetDto, out: &mut String, style: Style) {
         "\n{} {}{} · {} ({}){cross}",
         style.paint("1", &target.name),
         target.host,
-        if target.path == "/" { String::new() } else { target.path.clone() },
+        if target.path == "/" {
+            String::new()
+        } else {
+            target.path.clone()
+        },
         region,
         target.region_source,
     );

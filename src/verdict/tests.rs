@@ -31,7 +31,11 @@ fn address(ip: &str, region: &str) -> AddressEvidence {
         in_vpc: false,
         aws: Some(Attribution {
             services: vec!["AMAZON".into(), "S3".into()],
-            prefix: if ip.contains(':') { "2001:db8::/32".parse().unwrap() } else { "203.0.113.0/24".parse().unwrap() },
+            prefix: if ip.contains(':') {
+                "2001:db8::/32".parse().unwrap()
+            } else {
+                "203.0.113.0/24".parse().unwrap()
+            },
             region: region.into(),
             network_border_group: Some(region.into()),
         }),
@@ -47,22 +51,38 @@ fn port(ip: &str, port: u16, ok: bool, status: Option<u16>) -> PortEvidence {
             ms: 1.0,
             error: (!ok).then(|| Failure::new(FailureClass::Timeout, "no answer")),
         },
-        tls: (port == 443 && ok).then(|| TlsEvidence { ok: true, ..TlsEvidence::default() }),
-        http: status.map(|status| HttpEvidence { status: Some(status), ..HttpEvidence::default() }),
+        tls: (port == 443 && ok).then(|| TlsEvidence {
+            ok: true,
+            ..TlsEvidence::default()
+        }),
+        http: status.map(|status| HttpEvidence {
+            status: Some(status),
+            ..HttpEvidence::default()
+        }),
     }
 }
 
-fn evidence(target: Target, addresses: Vec<AddressEvidence>, ports: Vec<PortEvidence>) -> TargetEvidence {
+fn evidence(
+    target: Target,
+    addresses: Vec<AddressEvidence>,
+    ports: Vec<PortEvidence>,
+) -> TargetEvidence {
     TargetEvidence {
         name_info: None,
         target,
-        dns: DnsEvidence { addresses, ..DnsEvidence::default() },
+        dns: DnsEvidence {
+            addresses,
+            ..DnsEvidence::default()
+        },
         ports,
     }
 }
 
 fn home() -> HostFacts {
-    HostFacts { region: Some("us-west-2".into()), proxy_env: Vec::new() }
+    HostFacts {
+        region: Some("us-west-2".into()),
+        proxy_env: Vec::new(),
+    }
 }
 
 fn defaults() -> BTreeSet<String> {
@@ -76,9 +96,16 @@ fn kinds(findings: &[Finding]) -> Vec<(&str, Severity)> {
 #[test]
 fn healthy_in_region_target_only_notes_port_80() {
     let t = evidence(
-        target("s3-regional", "s3.us-west-2.amazonaws.com", ExpectRegion::Instance),
+        target(
+            "s3-regional",
+            "s3.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
         vec![address("203.0.113.10", "us-west-2")],
-        vec![port("203.0.113.10", 80, true, Some(307)), port("203.0.113.10", 443, true, Some(307))],
+        vec![
+            port("203.0.113.10", 80, true, Some(307)),
+            port("203.0.113.10", 443, true, Some(307)),
+        ],
     );
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("port-80-open", Severity::Info)]);
@@ -106,7 +133,11 @@ fn global_name_in_another_region_is_information_when_expected() {
 #[test]
 fn global_region_is_never_cross_region() {
     let t = evidence(
-        target("ip-ranges", "ip-ranges.amazonaws.com", ExpectRegion::Instance),
+        target(
+            "ip-ranges",
+            "ip-ranges.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
         vec![address("192.0.2.10", "GLOBAL")],
         vec![port("192.0.2.10", 443, true, Some(200))],
     );
@@ -116,18 +147,32 @@ fn global_region_is_never_cross_region() {
 #[test]
 fn silent_port_443_on_a_required_target_fails_and_silent_80_is_good_news() {
     let t = evidence(
-        target("s3-regional", "s3.us-west-2.amazonaws.com", ExpectRegion::Instance),
+        target(
+            "s3-regional",
+            "s3.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
         vec![address("203.0.113.10", "us-west-2")],
-        vec![port("203.0.113.10", 80, false, None), port("203.0.113.10", 443, false, None)],
+        vec![
+            port("203.0.113.10", 80, false, None),
+            port("203.0.113.10", 443, false, None),
+        ],
     );
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("unreachable", Severity::Fail)]);
     assert!(findings[0].message.contains("timeout"));
 
     let only_80_dropped = evidence(
-        target("s3-regional", "s3.us-west-2.amazonaws.com", ExpectRegion::Instance),
+        target(
+            "s3-regional",
+            "s3.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
         vec![address("203.0.113.10", "us-west-2")],
-        vec![port("203.0.113.10", 80, false, None), port("203.0.113.10", 443, true, Some(307))],
+        vec![
+            port("203.0.113.10", 80, false, None),
+            port("203.0.113.10", 443, true, Some(307)),
+        ],
     );
     assert!(judge(&home(), &[only_80_dropped], &defaults()).is_empty());
 }
@@ -140,14 +185,29 @@ fn endpoint_policy_message_fails_and_bare_access_denied_warns_for_user_buckets()
     http.s3_error_message = Some(
         "User: x is not authorized to perform: s3:ListBucket because no VPC endpoint policy allows the s3:ListBucket action".into(),
     );
-    let mut bucket = target("bucket:b", "b.s3.us-west-2.amazonaws.com", ExpectRegion::Instance);
+    let mut bucket = target(
+        "bucket:b",
+        "b.s3.us-west-2.amazonaws.com",
+        ExpectRegion::Instance,
+    );
     bucket.origin = Origin::User;
-    let t = evidence(bucket.clone(), vec![address("203.0.113.10", "us-west-2")], vec![denied.clone()]);
+    let t = evidence(
+        bucket.clone(),
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![denied.clone()],
+    );
     let findings = judge(&home(), &[t], &defaults());
-    assert_eq!(kinds(&findings), [("endpoint-policy-denied", Severity::Fail)]);
+    assert_eq!(
+        kinds(&findings),
+        [("endpoint-policy-denied", Severity::Fail)]
+    );
 
     denied.http.as_mut().unwrap().s3_error_message = Some("Access Denied".into());
-    let t = evidence(bucket, vec![address("203.0.113.10", "us-west-2")], vec![denied]);
+    let t = evidence(
+        bucket,
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![denied],
+    );
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("access-denied", Severity::Warn)]);
     assert!(findings[0].message.contains("cannot tell from here"));
@@ -155,10 +215,21 @@ fn endpoint_policy_message_fails_and_bare_access_denied_warns_for_user_buckets()
 
 #[test]
 fn http_configured_consumer_is_plaintext() {
-    let mut repo = target("repo", "amazonlinux.us-west-2.amazonaws.com", ExpectRegion::Instance);
+    let mut repo = target(
+        "repo",
+        "amazonlinux.us-west-2.amazonaws.com",
+        ExpectRegion::Instance,
+    );
     repo.origin = Origin::Yum;
     repo.configured_scheme = Some("http".into());
-    let t = evidence(repo, vec![address("203.0.113.10", "us-west-2")], vec![port("203.0.113.10", 80, true, Some(200)), port("203.0.113.10", 443, true, Some(200))]);
+    let t = evidence(
+        repo,
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![
+            port("203.0.113.10", 80, true, Some(200)),
+            port("203.0.113.10", 443, true, Some(200)),
+        ],
+    );
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("plaintext", Severity::Fail)]);
     let none: BTreeSet<String> = BTreeSet::new();
@@ -170,9 +241,17 @@ fn http_configured_consumer_is_plaintext() {
 fn redirect_to_another_bucket_region_is_cross_region() {
     let mut moved = port("203.0.113.10", 443, true, Some(301));
     moved.http.as_mut().unwrap().bucket_region = Some("eu-west-1".into());
-    let mut bucket = target("bucket:b", "b.s3.us-west-2.amazonaws.com", ExpectRegion::Instance);
+    let mut bucket = target(
+        "bucket:b",
+        "b.s3.us-west-2.amazonaws.com",
+        ExpectRegion::Instance,
+    );
     bucket.origin = Origin::User;
-    let t = evidence(bucket, vec![address("203.0.113.10", "us-west-2")], vec![moved]);
+    let t = evidence(
+        bucket,
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![moved],
+    );
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("cross-region", Severity::Warn)]);
     assert!(findings[0].message.contains("eu-west-1"));
@@ -181,8 +260,15 @@ fn redirect_to_another_bucket_region_is_cross_region() {
 #[test]
 fn ipv6_blocked_while_ipv4_works_is_a_family_mismatch() {
     let t = evidence(
-        target("s3-dualstack", "s3.dualstack.us-west-2.amazonaws.com", ExpectRegion::Instance),
-        vec![address("203.0.113.10", "us-west-2"), address("2001:db8:a::10", "us-west-2")],
+        target(
+            "s3-dualstack",
+            "s3.dualstack.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
+        vec![
+            address("203.0.113.10", "us-west-2"),
+            address("2001:db8:a::10", "us-west-2"),
+        ],
         vec![
             port("203.0.113.10", 443, true, Some(307)),
             port("2001:db8:a::10", 443, false, None),
@@ -195,13 +281,28 @@ fn ipv6_blocked_while_ipv4_works_is_a_family_mismatch() {
 
 #[test]
 fn dns_failure_and_proxy_variables() {
-    let mut t = evidence(target("s3-regional", "s3.us-west-2.amazonaws.com", ExpectRegion::Instance), vec![], vec![]);
+    let mut t = evidence(
+        target(
+            "s3-regional",
+            "s3.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
+        vec![],
+        vec![],
+    );
     t.dns.error_v4 = Some(Failure::new(FailureClass::Timeout, "no answer"));
-    let host = HostFacts { proxy_env: vec!["HTTPS_PROXY=http://proxy:3128".into()], ..home() };
+    let host = HostFacts {
+        proxy_env: vec!["HTTPS_PROXY=http://proxy:3128".into()],
+        ..home()
+    };
     let findings = judge(&host, &[t], &defaults());
     assert_eq!(
         kinds(&findings),
-        [("proxy-configured", Severity::Warn), ("dns-failure", Severity::Warn), ("unreachable", Severity::Fail)]
+        [
+            ("proxy-configured", Severity::Warn),
+            ("dns-failure", Severity::Warn),
+            ("unreachable", Severity::Fail)
+        ]
     );
     assert!(findings[1].message.contains("timeout"));
 }
