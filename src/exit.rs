@@ -24,7 +24,11 @@ pub enum Status {
 pub struct UsageError(pub String);
 
 impl UsageError {
-    /// Wraps a message as a usage error.
+    /// Wraps a message as a usage error, ready to return from a command.
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "callers want an anyhow::Error to return"
+    )]
     pub fn new(message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(UsageError(message.into()))
     }

@@ -244,13 +244,18 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
             finding.address = Some(port.address);
             drafts.push(finding);
         } else if target.target.origin == Origin::Catalog {
+            let s3_note = if is_s3(target) {
+                " (S3 always listens on 80)"
+            } else {
+                ""
+            };
             let mut finding = draft(
                 "port-80-open",
                 Severity::Info,
                 target,
                 format!(
-                    "port 80 of {} answers (S3 always listens on 80); only a consumer \
-                     configured with http:// would use it",
+                    "port 80 of {} answers{s3_note}; only a consumer configured with \
+                     http:// would send anything over it in clear",
                     target.target.host
                 ),
             );
@@ -320,7 +325,24 @@ fn region_rules(host: &HostFacts, target: &TargetEvidence, drafts: &mut Vec<Draf
     }
 }
 
+/// The name is an S3 name, or its addresses are published as S3.
+fn is_s3(target: &TargetEvidence) -> bool {
+    target
+        .name_info
+        .as_ref()
+        .is_some_and(|info| info.form.is_s3())
+        || target.target.bucket.is_some()
+        || target
+            .dns
+            .addresses
+            .iter()
+            .any(|a| a.aws.as_ref().is_some_and(|aws| aws.is_s3()))
+}
+
 fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    if !is_s3(target) {
+        return;
+    }
     let denied = target.ports.iter().find_map(|port| {
         let http = port.http.as_ref()?;
         (http.status == Some(403)).then_some((port, http))

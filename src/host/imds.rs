@@ -151,7 +151,7 @@ enum Answer {
     Body(String),
     Status(u16),
     ConnectFailed(String),
-    NoAnswer,
+    Silent,
     Broken(String),
 }
 
@@ -230,7 +230,7 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
                 .push(format!("nothing answers at {}: {why}", config.endpoint));
             return report_with(report, ImdsState::NotEc2);
         }
-        Answer::NoAnswer => match client.get("meta-data/").await {
+        Answer::Silent => match client.get("meta-data/").await {
             Answer::Body(_) | Answer::Status(401) => {
                 report.problems.push(
                     "the token PUT timed out while metadata answers: the PUT response hop \
@@ -410,7 +410,7 @@ async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Answer {
     let response = match sent {
         Ok(response) => response,
         Err(err) if err.is_connect() => return Answer::ConnectFailed(root_cause(&err)),
-        Err(err) if err.is_timeout() => return Answer::NoAnswer,
+        Err(err) if err.is_timeout() => return Answer::Silent,
         Err(err) => return Answer::Broken(root_cause(&err)),
     };
     let status = response.status().as_u16();
@@ -419,7 +419,7 @@ async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Answer {
     }
     match read_capped(response).await {
         Ok(body) => Answer::Body(body),
-        Err(err) if err.is_timeout() => Answer::NoAnswer,
+        Err(err) if err.is_timeout() => Answer::Silent,
         Err(err) => Answer::Broken(root_cause(&err)),
     }
 }

@@ -85,12 +85,15 @@ pub async fn probe(
     evidence
 }
 
+/// The leaf certificate offered (DER) and the verification result.
+type Seen = (Vec<u8>, Result<(), String>);
+
 /// A verifier that delegates to WebPKI and remembers the leaf and the result, so a failed
 /// verification still shows which certificate was offered.
 #[derive(Debug)]
 struct Recording {
     inner: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Option<(Vec<u8>, Result<(), String>)>>,
+    seen: Mutex<Option<Seen>>,
 }
 
 impl ServerCertVerifier for Recording {

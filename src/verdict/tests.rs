@@ -119,7 +119,7 @@ fn global_name_in_another_region_is_information_when_expected() {
         vec![address("203.0.113.74", "us-east-1")],
         vec![port("203.0.113.74", 443, true, Some(307))],
     );
-    let findings = judge(&home(), &[t.clone()], &defaults());
+    let findings = judge(&home(), std::slice::from_ref(&t), &defaults());
     assert_eq!(kinds(&findings), [("cross-region", Severity::Info)]);
     assert!(findings[0].message.contains("us-east-1"));
 
