@@ -16,7 +16,8 @@ a network namespace, e.g. ``ip netns exec ep-P-s3a python3 servers.py http ...``
       ``BUCKET.s3[.dualstack][.REGION].amazonaws.com`` are virtual-hosted, and
       any other host name is taken whole as the bucket name (CNAME style, as S3
       does). What a bucket answers is its *mode* (see ``BUCKET_MODES``);
-      buckets that are not configured do not exist (404 NoSuchBucket).
+      buckets that are not configured do not exist (404 NoSuchBucket). A
+      public bucket lists one object, ``hello.txt``, which GET returns.
     * ``sts``: like STS for unsigned requests (403 MissingAuthenticationToken,
       with ``x-amzn-RequestId``).
     * ``cloudfront``: like the CloudFront distribution behind
@@ -315,10 +316,9 @@ def amz_id_2() -> str:
     return base64.b64encode(os.urandom(57)).decode()
 
 
-def xml_doc(root: str, fields: list[tuple[str, str]], xmlns: str | None = None) -> bytes:
-    attrs = ' xmlns="%s"' % xmlns if xmlns else ""
+def xml_doc(root: str, fields: list[tuple[str, str]]) -> bytes:
     inner = "".join("<%s>%s</%s>" % (k, escape(v), k) for k, v in fields)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<%s%s>%s</%s>' % (root, attrs, inner, root)).encode()
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<%s>%s</%s>' % (root, inner, root)).encode()
 
 
 class S3App(App):

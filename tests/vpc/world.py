@@ -23,7 +23,7 @@ Options of ``up`` (all composable):
 
     --imds ok|none|hop-limit|disabled|v1-only|garbage|hang   (default ok)
         ok: IMDSv2, tokens required. none: 169.254.169.254 is not configured
-        anywhere (connects fail: the router says unreachable). hop-limit: the
+        anywhere (connects fail at once with host unreachable). hop-limit: the
         token PUT never answers, v1 GETs work. disabled: everything 403.
         v1-only: PUT 405, GETs work without token. garbage: tokens work, every
         answer is non-JSON junk. hang: TCP accepted, nothing ever answered.
@@ -57,12 +57,14 @@ Topology (IPv4 and IPv6)::
 
 Point-to-point link N uses 203.0.113.(192+4(N-1))/30 (router .1 of the /30,
 server .2) and 2001:db8:ff:N::1|2/64; 203.0.113.192/26 is not in the ip-ranges
-fixture. Service addresses sit as /32 (/128) on the server's eth0 and the
-router routes exactly those. To extend (e.g. a NAT and an internet-gateway
-namespace), add a role to ``ROLES``, a link index to ``LINK_*`` and build it
-from ``add_namespace`` / ``add_link`` / ``add_address`` / ``add_route``, the
-way ``attach_site`` does; free documentation space is 203.0.113.128/26 and
-203.0.113.224/27.
+fixture and holds links 1-16. Service addresses sit as /32 (/128) on the
+server's eth0 and the router routes exactly those. To extend (e.g. a NAT and
+an internet-gateway namespace), add the role to ``ROLES`` (so ``down`` deletes
+it) and build it from ``add_namespace`` / ``add_link`` / ``add_address`` /
+``add_route`` with the next free link index, the way ``attach_site`` does;
+203.0.113.128/26 is still unused (e.g. for public or NAT addresses). The
+router's firewall is one nft table; add other tables rather than editing it.
+ICMP errors of the router are not rate limited, so TTL traces see each hop.
 
 DNS: dnsmasq on 198.51.100.2 is the VPC resolver (``--no-resolv --no-hosts``,
 anything outside amazonaws.com / amazonlinux.com is NXDOMAIN). It forwards
@@ -71,7 +73,9 @@ those two zones to an authoritative server (``servers.py dns-zone``) on
 AAAA queries on IPv4-only ``address=`` zones with NXDOMAIN instead of NODATA.
 The records are in ``dns_records()`` and in the JSON (``dns.records``);
 ``subdomains: true`` means the record also answers every name below it.
-``/etc/netns/ep-P-inst/resolv.conf`` points the instance at 198.51.100.2.
+``/etc/netns/ep-P-inst/resolv.conf`` points the instance at 198.51.100.2
+(``options timeout:1 attempts:1``); ``/etc/netns/ep-P-inst/hosts`` holds only
+localhost, so the host's /etc/hosts never leaks into the instance.
 
 TLS: ``up`` makes a private CA and one server certificate (EC P-256) in
 ``DIR/tls``; its SANs are every DNS name above, plus ``*.NAME`` for records
@@ -227,9 +231,10 @@ class WorldError(RuntimeError):
     pass
 
 
-def run(*argv: str, stdin: str | None = None) -> str:
+def run(*argv: str) -> str:
+    """Run a command to completion; its stderr becomes the WorldError when it fails."""
     try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     except FileNotFoundError:
         raise WorldError("%s: command not found" % argv[0]) from None
     if proc.returncode != 0:
@@ -256,8 +261,8 @@ class World:
     def ip(self, role: str, *args: str) -> None:
         run("ip", "-n", self.ns(role), *args)
 
-    def exec(self, role: str, *argv: str, stdin: str | None = None) -> str:
-        return run("ip", "netns", "exec", self.ns(role), *argv, stdin=stdin)
+    def exec(self, role: str, *argv: str) -> str:
+        return run("ip", "netns", "exec", self.ns(role), *argv)
 
 
 # ---- topology building blocks ------------------------------------------------------
