@@ -13,8 +13,10 @@
 //! assert_eq!(run.code, 0, "{}", run.stderr);
 //! ```
 //!
-//! Names are 1-8 characters `[a-z0-9]` and must be unique across every test
-//! that may run at the same time (all test binaries). The state directory is
+//! Names are 1-8 characters `[a-z0-9]` and should be unique across all test
+//! binaries (use a per-file prefix, e.g. `vw` in vpc_world.rs): two worlds of
+//! one name never run at once (an flock on `$TMPDIR/egress-probe-vpc-NAME.lock`
+//! makes the second wait), so a clash costs time. The state directory is
 //! `$TMPDIR/egress-probe-vpc-NAME`; it is removed after a passing test and
 //! kept (with server logs and the dnsmasq query log) after a failing one, or
 //! always when `EGRESS_PROBE_KEEP_WORLD` is set.
@@ -184,6 +186,8 @@ pub struct World {
     name: String,
     state_dir: PathBuf,
     info: serde_json::Value,
+    /// Held (flock) from before `up` until after the teardown in Drop.
+    _lock: std::fs::File,
 }
 
 impl World {
@@ -207,11 +211,19 @@ impl World {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
             "world name {name:?} must be 1-8 characters of [a-z0-9]"
         );
+        // Another process (a second `cargo test` on this machine) may use the same name:
+        // worlds of one name take turns.
+        let lock_path = std::env::temp_dir().join(format!("egress-probe-vpc-{name}.lock"));
+        let lock = std::fs::File::create(&lock_path)
+            .unwrap_or_else(|err| panic!("cannot create {}: {err}", lock_path.display()));
+        lock.lock()
+            .unwrap_or_else(|err| panic!("cannot lock {}: {err}", lock_path.display()));
         // Built first so that a failing or hanging `up` is torn down by Drop as well.
         let mut world = World {
             name: name.to_string(),
             state_dir: std::env::temp_dir().join(format!("egress-probe-vpc-{name}")),
             info: serde_json::Value::Null,
+            _lock: lock,
         };
         let mut cmd = Command::new(tool_path("python3").expect("python3 was found before"));
         cmd.arg(world_script())
