@@ -8,3 +8,5 @@ pub mod cli;
 pub mod exit;
 pub mod logging;
 pub mod output;
+pub mod policy;
+pub mod yum;
