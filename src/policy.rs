@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
     let policy = build(&discovery, &region, account);
     let text = match args.format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&document(&policy))?),
+        Format::Json => format!("{}\n", document_text(&policy)?),
         Format::Table => table(&policy)?,
         Format::Terraform => terraform(&policy)?,
         Format::Cloudformation => cloudformation(&policy)?,
@@ -196,6 +196,13 @@ fn repository_buckets(
         }
     };
     for repo in discovery.repos.iter().filter(|repo| repo.enabled) {
+        if let Some(proxy) = &repo.proxy {
+            notes.push(format!(
+                "{}: its requests leave through the proxy {proxy}, so this policy applies to \
+                 them only if the proxy itself reaches S3 through the endpoint",
+                repo.id
+            ));
+        }
         for url in &repo.urls {
             let expanded = vars.expand(&url.configured).text;
             let Ok(parsed) = reqwest::Url::parse(&expanded) else {
@@ -254,6 +261,52 @@ pub fn document(policy: &Policy) -> serde_json::Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// The order in which policy keys are written, as AWS shows them; other keys follow.
+const KEY_ORDER: &[&str] = &[
+    "Version",
+    "Statement",
+    "Sid",
+    "Effect",
+    "Principal",
+    "Action",
+    "Resource",
+    "Condition",
+];
+
+/// A JSON value written with policy keys in [`KEY_ORDER`] (serde_json sorts them otherwise).
+struct Ordered<'a>(&'a serde_json::Value);
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            serde_json::Value::Object(map) => {
+                let rank = |key: &str| KEY_ORDER.iter().position(|k| *k == key);
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by_key(|key| (rank(key).unwrap_or(KEY_ORDER.len()), key.as_str()));
+                let mut out = serializer.serialize_map(Some(keys.len()))?;
+                for key in keys {
+                    out.serialize_entry(key, &Ordered(&map[key]))?;
+                }
+                out.end()
+            }
+            serde_json::Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Ordered(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// The policy document as pretty JSON, keys in the usual order.
+pub fn document_text(policy: &Policy) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(&Ordered(&document(policy)))?)
+}
+
 /// The explanation lines, each starting with `# `.
 fn comments(policy: &Policy) -> String {
     let mut out = String::new();
@@ -271,8 +324,8 @@ fn comments(policy: &Policy) -> String {
     out
 }
 
-fn indented(value: &serde_json::Value, indent: &str) -> anyhow::Result<String> {
-    let text = serde_json::to_string_pretty(value)?;
+fn indented(policy: &Policy, indent: &str) -> anyhow::Result<String> {
+    let text = document_text(policy)?;
     Ok(text
         .lines()
         .map(|line| format!("{indent}{line}"))
@@ -282,11 +335,7 @@ fn indented(value: &serde_json::Value, indent: &str) -> anyhow::Result<String> {
 
 /// Comment lines, then the document.
 pub fn table(policy: &Policy) -> anyhow::Result<String> {
-    Ok(format!(
-        "{}{}\n",
-        comments(policy),
-        serde_json::to_string_pretty(&document(policy))?
-    ))
+    Ok(format!("{}{}\n", comments(policy), document_text(policy)?))
 }
 
 /// An `aws_vpc_endpoint_policy` for an existing endpoint.
@@ -297,7 +346,7 @@ pub fn terraform(policy: &Policy) -> anyhow::Result<String> {
          \"s3\" {{\n  vpc_endpoint_id = var.s3_endpoint_id\n  policy          = <<-EOT\n{}\n  \
          EOT\n}}\n",
         comments(policy),
-        indented(&document(policy), "    ")?
+        indented(policy, "    ")?
     ))
 }
 
@@ -317,7 +366,7 @@ pub fn cloudformation(policy: &Policy) -> anyhow::Result<String> {
         comments(policy),
         policy.account,
         policy.region,
-        indented(&document(policy), "        ")?
+        indented(policy, "        ")?
     ))
 }
 

@@ -574,6 +574,8 @@ fn policy_names_exactly_the_repository_buckets() {
             .iter()
             .any(|note| note.contains("repo.tools.internal.example is not S3"))
     );
+    let proxied = "amzn2-core: its requests leave through the proxy http://proxy.internal";
+    assert!(fixed.notes.iter().any(|note| note.starts_with(proxied)));
 
     let container = run("al2023-container", Overrides::default());
     let cdn = policy::build(&container, "us-east-1", account);
