@@ -94,9 +94,8 @@ fn al1_mirror_list_buckets_and_instance_query() {
         "http://packages.eu-west-1.amazonaws.com/2018.03/main/abc/x86_64/repodata/repomd.xml\
          ?instance_id=i-0abc&region=eu-west-1"
     );
-    assert!(
-        matches!(main.plan(found.manager).as_slice(), [Step::List(url)] if url.kind == UrlKind::Mirrorlist)
-    );
+    let plan = main.plan(found.manager);
+    assert!(matches!(plan.as_slice(), [Step::List(url)] if url.kind == UrlKind::Mirrorlist));
 }
 
 #[test]
