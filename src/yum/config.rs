@@ -14,6 +14,8 @@ pub struct LineProblem {
     pub line: usize,
     /// What is wrong, in one sentence.
     pub message: String,
+    /// True when yum and dnf refuse the whole file because of it.
+    pub fatal: bool,
 }
 
 /// One `key=value` setting.
@@ -78,6 +80,17 @@ impl Section {
 }
 
 impl IniFile {
+    /// The first line that makes yum and dnf refuse the whole file, if any.
+    pub fn fatal_line(&self) -> Option<usize> {
+        let in_sections = self.sections.iter().flat_map(|section| &section.problems);
+        self.problems
+            .iter()
+            .chain(in_sections)
+            .filter(|problem| problem.fatal)
+            .map(|problem| problem.line)
+            .min()
+    }
+
     /// The section named `name`, the first if several share it.
     pub fn section(&self, name: &str) -> Option<&Section> {
         self.sections.iter().find(|section| section.name == name)
@@ -121,6 +134,7 @@ pub fn parse(text: &str) -> IniFile {
                 None => file.problems.push(LineProblem {
                     line,
                     message: format!("`{}` is set before any [section] header", setting.key),
+                    fatal: true,
                 }),
             },
             Err(problem) => match file.sections.last_mut() {
@@ -142,15 +156,23 @@ fn header(trimmed: &str, line: usize) -> Section {
     let (name, problem) = match inner.rfind(']') {
         Some(end) if !inner[..end].trim().is_empty() => {
             let rest = inner[end + 1..].trim();
-            let problem = (!rest.is_empty() && !rest.starts_with(['#', ';']))
-                .then(|| format!("text `{rest}` after the section header"));
+            let problem = (!rest.is_empty() && !rest.starts_with(['#', ';'])).then(|| {
+                (
+                    format!("text `{rest}` after the section header is ignored"),
+                    false,
+                )
+            });
             (inner[..end].trim().to_string(), problem)
         }
-        Some(_) => (String::new(), Some("empty section name `[]`".to_string())),
+        Some(_) => (
+            String::new(),
+            Some(("empty section name `[]`".to_string(), true)),
+        ),
         None => (
             inner.trim().to_string(),
-            Some(format!(
-                "section header `{trimmed}` has no closing `]`: yum and dnf refuse the whole file"
+            Some((
+                format!("section header `{trimmed}` has no closing `]`"),
+                true,
             )),
         ),
     };
@@ -159,7 +181,11 @@ fn header(trimmed: &str, line: usize) -> Section {
         line,
         settings: Vec::new(),
         problems: problem
-            .map(|message| LineProblem { line, message })
+            .map(|(message, fatal)| LineProblem {
+                line,
+                message,
+                fatal,
+            })
             .into_iter()
             .collect(),
     }
@@ -171,6 +197,7 @@ fn key_value(trimmed: &str, line: usize) -> Result<Setting, LineProblem> {
         return Err(LineProblem {
             line,
             message: format!("`{trimmed}` is neither `key=value` nor a [section] header"),
+            fatal: true,
         });
     };
     let key = trimmed[..split].trim();
@@ -181,6 +208,7 @@ fn key_value(trimmed: &str, line: usize) -> Result<Setting, LineProblem> {
                 "`{trimmed}` has no key before `{}`",
                 &trimmed[split..=split]
             ),
+            fatal: true,
         });
     }
     Ok(Setting {
@@ -251,6 +279,7 @@ mod tests {
         let broken = file.section("broken").unwrap();
         assert_eq!(broken.problems[0].line, 3);
         assert!(broken.problems[0].message.contains("no closing `]`"));
+        assert!(broken.problems[0].fatal);
         assert_eq!(file.section("after").unwrap().get("enabled"), Some("0"));
     }
 
@@ -268,6 +297,7 @@ mod tests {
         assert_eq!(boolean("maybe"), None);
         let header = parse("[x] trailing\n[]\n");
         assert!(header.sections[0].problems[0].message.contains("trailing"));
+        assert!(!header.sections[0].problems[0].fatal);
         assert!(header.sections[1].problems[0].message.contains("empty"));
     }
 }

@@ -314,17 +314,18 @@ fn repo_files(root: &Path, manager: Manager, main: Option<&Section>) -> Vec<Stri
 fn repos(files: &[(String, IniFile)], context: &Context, problems: &mut Vec<Problem>) -> Vec<Repo> {
     let mut repos: Vec<Repo> = Vec::new();
     for (path, file) in files {
-        let file_broken = file.sections.iter().any(|section| {
-            section
-                .problems
-                .iter()
-                .any(|problem| problem.message.contains("no closing"))
-        });
-        for section in file
-            .sections
-            .iter()
-            .filter(|section| section.name != "main")
-        {
+        for problem in &file.problems {
+            let message = format!("{path} line {}: {}", problem.line, problem.message);
+            problems.push(Problem::new(Severity::Error, "malformed-file", message));
+        }
+        for section in &file.sections {
+            if section.name == "main" {
+                for problem in &section.problems {
+                    let message = format!("{path} line {}: {}", problem.line, problem.message);
+                    problems.push(Problem::new(Severity::Error, "malformed-file", message));
+                }
+                continue;
+            }
             if let Some(first) = repos.iter_mut().find(|repo| repo.id == section.name) {
                 let message = format!(
                     "`[{}]` is defined again in {path} line {}: only the first definition \
@@ -336,20 +337,19 @@ fn repos(files: &[(String, IniFile)], context: &Context, problems: &mut Vec<Prob
                     .push(Problem::new(Severity::Warning, "duplicate-repo", message));
                 continue;
             }
+
             let mut repo = Repo::from_section(section, path, context);
-            if file_broken && section.problems.is_empty() {
+            if let Some(line) = file.fatal_line()
+                && !section.problems.iter().any(|problem| problem.fatal)
+            {
                 let message = format!(
-                    "{path} has an unclosed section header: yum and dnf refuse the whole file, \
+                    "{path} line {line} cannot be parsed: yum and dnf refuse the whole file, \
                      this repository included"
                 );
                 repo.problems
                     .push(Problem::new(Severity::Error, "malformed-file", message));
             }
             repos.push(repo);
-        }
-        for problem in &file.problems {
-            let message = format!("{path} line {}: {}", problem.line, problem.message);
-            problems.push(Problem::new(Severity::Error, "malformed-file", message));
         }
     }
     repos

@@ -175,9 +175,15 @@ impl Repo {
 
     fn read_syntax(&mut self, section: &Section) {
         for problem in &section.problems {
-            let message = format!("{} line {}: {}", self.file, problem.line, problem.message);
+            let mut message = format!("{} line {}: {}", self.file, problem.line, problem.message);
+            let severity = if problem.fatal {
+                message.push_str(": yum and dnf refuse the whole file");
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             self.problems
-                .push(Problem::new(Severity::Error, "malformed-file", message));
+                .push(Problem::new(severity, "malformed-file", message));
         }
         for (key, lines) in section.duplicate_keys() {
             let lines: Vec<String> = lines.iter().map(usize::to_string).collect();
