@@ -581,3 +581,15 @@ fn policy_names_exactly_the_repository_buckets() {
     assert_eq!(cdn.statements.len(), 1);
     assert!(cdn.notes.iter().any(|note| note.contains("CloudFront")));
 }
+
+#[test]
+fn only_enabled_repositories_decide_the_exit_code() {
+    let mut found = run("bad-input", Overrides::default());
+    let report = egress_probe::yum::report::ReposReport::new(&found);
+    assert_eq!(report.worst(), Some(Severity::Error));
+    for repo in &mut found.repos {
+        repo.enabled = false;
+    }
+    let report = egress_probe::yum::report::ReposReport::new(&found);
+    assert_eq!(report.worst(), None);
+}

@@ -205,8 +205,8 @@ impl Repo {
             Some(value) => value,
             None => {
                 let message = format!(
-                    "line {}: `{key}={}` is not a boolean: the package manager rejects it",
-                    setting.line, setting.value
+                    "{} line {}: `{key}={}` is not a boolean: the package manager rejects it",
+                    self.file, setting.line, setting.value
                 );
                 self.problems
                     .push(Problem::new(Severity::Error, "invalid-boolean", message));

@@ -169,9 +169,11 @@ impl ReposReport {
         }
     }
 
-    /// The worst severity anywhere in the report.
+    /// The worst severity of the configuration and of the enabled repositories (a disabled
+    /// one, shown with `--all-repos`, cannot break the package manager).
     pub fn worst(&self) -> Option<Severity> {
-        let repo_problems = self.repos.iter().flat_map(|repo| &repo.problems);
+        let enabled = self.repos.iter().filter(|repo| repo.enabled);
+        let repo_problems = enabled.flat_map(|repo| &repo.problems);
         self.problems
             .iter()
             .chain(repo_problems)

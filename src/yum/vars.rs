@@ -101,6 +101,9 @@ impl Vars {
     }
 
     /// Substitutes `$name`, `${name}`, `${name:-word}` and `${name:+word}` in one pass.
+    ///
+    /// TODO(yum 3 reads only `$name` and `${name}`): the `:-` and `:+` forms are dnf's; no
+    /// shipped yum configuration uses them.
     pub fn expand(&self, text: &str) -> Expanded {
         let mut out = Expanded {
             text: String::new(),
@@ -328,6 +331,9 @@ pub fn read_dir(root: &Path, dir: &str) -> Vec<Variable> {
 
 /// Picks `$releasever`: `--releasever`, then `releasever=` in the main configuration, then
 /// the version of the release package as `/etc/system-release` or `/etc/os-release` states it.
+///
+/// TODO(no rpm database reader): the package manager asks the rpm database for the version of
+/// `distroverpkg`; the release files state the same version unless someone edited them.
 pub fn releasever(
     root: &Path,
     flag: Option<&str>,
