@@ -304,17 +304,17 @@ pub async fn fetch_lists(
     max_bytes: usize,
 ) -> Vec<Result<Fetched, FetchError>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut fetches = tokio::task::JoinSet::new();
     for (index, url) in urls.iter().enumerate() {
         let (client, url, permits) = (client.clone(), url.clone(), permits.clone());
-        tasks.spawn(async move {
+        fetches.spawn(async move {
             let _permit = permits.acquire_owned().await;
             (index, fetch_list(&client, &url, deadline, max_bytes).await)
         });
     }
 
     let mut results: Vec<Option<Result<Fetched, FetchError>>> = vec![None; urls.len()];
-    while let Some(joined) = tasks.join_next().await {
+    while let Some(joined) = fetches.join_next().await {
         if let Ok((index, result)) = joined {
             results[index] = Some(result);
         }
@@ -326,7 +326,7 @@ pub async fn fetch_lists(
             result.unwrap_or_else(|| {
                 Err(FetchError::Transport {
                     url: url.clone(),
-                    reason: "the fetch task stopped unexpectedly".to_string(),
+                    reason: "the fetch stopped unexpectedly".to_string(),
                 })
             })
         })
