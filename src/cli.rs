@@ -34,6 +34,10 @@ pub enum Command {
     /// Probe every S3 and package name this host depends on and judge the paths.
     #[command(after_help = EXIT_CODES)]
     Check(Box<crate::check::Args>),
+    /// Show the package repositories yum or dnf would use, offline, with every variable's source.
+    Repos(crate::yum::Args),
+    /// Print an S3 endpoint policy for the account's buckets and the repositories' buckets.
+    Policy(crate::policy::Args),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -56,5 +60,7 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Check(args) => crate::check::run(*args),
+        Command::Repos(args) => crate::yum::run(args),
+        Command::Policy(args) => crate::policy::run(args),
     }
 }

@@ -11,9 +11,11 @@ pub mod exit;
 pub mod host;
 pub mod logging;
 pub mod output;
+pub mod policy;
 pub mod probe;
 pub mod report;
 pub mod verdict;
+pub mod yum;
 
 /// Installs the ring crypto provider for rustls once; every TLS client needs it first.
 pub fn install_crypto_provider() {
