@@ -69,6 +69,9 @@ pub struct Target {
     pub bucket: Option<String>,
     /// The configured URL scheme when the target comes from a consumer's configuration.
     pub configured_scheme: Option<String>,
+    /// A publicly readable object in another account (`--foreign-object`): reading it proves
+    /// the path lets traffic reach foreign buckets.
+    pub canary: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +115,31 @@ pub struct Expanded {
 fn parse(text: &str, origin_name: &str) -> anyhow::Result<Vec<RawTarget>> {
     let file: File = toml::from_str(text)
         .map_err(|err| UsageError::new(format!("{origin_name}: {}", err.message())))?;
+    let mut names = std::collections::HashSet::new();
     for raw in &file.target {
+        if !names.insert(raw.name.as_str()) {
+            return Err(UsageError::new(format!(
+                "{origin_name}: target {} twice",
+                raw.name
+            )));
+        }
+        if raw.ports.as_ref().is_some_and(|ports| ports.is_empty()) {
+            return Err(UsageError::new(format!(
+                "{origin_name}: target {}: no port",
+                raw.name
+            )));
+        }
+        let probe = raw
+            .host
+            .replace("{region}", "us-east-1")
+            .replace("{domain}", "amazonaws.com");
+        if probe.contains(['{', '}']) || validate_host(&probe).is_err() {
+            return Err(UsageError::new(format!(
+                "{origin_name}: target {}: {:?} is not a hostname (templates: {{region}}, \
+                 {{domain}})",
+                raw.name, raw.host
+            )));
+        }
         if raw.ports.as_ref().is_some_and(|ports| ports.contains(&0)) {
             return Err(UsageError::new(format!(
                 "{origin_name}: target {}: port 0",
@@ -146,11 +173,21 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<(String, String)>> {
     Ok(sources)
 }
 
+/// Names added on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Additions {
+    /// `--target HOST|URL`.
+    pub targets: Vec<String>,
+    /// `--bucket NAME`.
+    pub buckets: Vec<String>,
+    /// `--foreign-object s3://BUCKET/KEY`.
+    pub foreign_objects: Vec<String>,
+}
+
 /// Expands catalog sources and command-line additions into targets for one host.
 pub fn expand(
     sources: &[(String, String)],
-    extra_hosts: &[String],
-    buckets: &[String],
+    additions: &Additions,
     context: &Context,
 ) -> anyhow::Result<Expanded> {
     let mut expanded = Expanded::default();
@@ -159,14 +196,18 @@ pub fn expand(
             add_catalog_target(&mut expanded, raw, context);
         }
     }
-    for host in extra_hosts {
-        let host = validate_host(host)?;
-        push_unique(
-            &mut expanded,
-            user_target(host.clone(), host, "/".into(), None),
-        );
+    for given in &additions.targets {
+        push_unique(&mut expanded, url_target(given)?);
     }
-    for bucket in buckets {
+    for object in &additions.foreign_objects {
+        match foreign_target(object, context)? {
+            Some(target) => push_unique(&mut expanded, target),
+            None => expanded.skipped.push(format!(
+                "foreign object {object}: no region known (use --region)"
+            )),
+        }
+    }
+    for bucket in &additions.buckets {
         match bucket_target(bucket, context)? {
             Some(target) => push_unique(&mut expanded, target),
             None => expanded
@@ -212,6 +253,7 @@ fn add_catalog_target(expanded: &mut Expanded, raw: RawTarget, context: &Context
         note: raw.note.as_deref().map(fill),
         bucket,
         configured_scheme: None,
+        canary: false,
     };
     push_unique(expanded, target);
 }
@@ -228,6 +270,7 @@ fn user_target(name: String, host: String, path: String, bucket: Option<String>)
         note: None,
         bucket,
         configured_scheme: None,
+        canary: false,
     }
 }
 
@@ -270,13 +313,70 @@ fn bucket_target(bucket: &str, context: &Context) -> anyhow::Result<Option<Targe
     Ok(Some(target))
 }
 
+/// `--target`: a hostname, or an `http://` / `https://` URL whose scheme is then the
+/// configured one (so a plain-HTTP consumer is judged as such).
+fn url_target(given: &str) -> anyhow::Result<Target> {
+    if !given.contains("://") {
+        let host = validate_host(given)?;
+        return Ok(user_target(host.clone(), host, "/".into(), None));
+    }
+    let url = reqwest::Url::parse(given)
+        .map_err(|err| UsageError::new(format!("--target {given:?}: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UsageError::new(format!(
+            "--target {given:?}: only http:// and https:// URLs"
+        )));
+    }
+    let host = validate_host(url.host_str().unwrap_or_default())
+        .map_err(|_| UsageError::new(format!("--target {given:?}: the URL needs a hostname")))?;
+    let mut target = user_target(
+        given.to_string(),
+        host.clone(),
+        url.path().to_string(),
+        None,
+    );
+    target.bucket = crate::aws::hostname::parse(&host).and_then(|info| info.bucket);
+    target.configured_scheme = Some(url.scheme().to_string());
+    if url.scheme() == "http" {
+        target.ports = vec![80];
+        target.required = false;
+    }
+    Ok(target)
+}
+
+/// `--foreign-object s3://BUCKET/KEY`: a public object in another account, probed as a
+/// virtual-hosted GET in the instance region.
+fn foreign_target(object: &str, context: &Context) -> anyhow::Result<Option<Target>> {
+    let invalid = || UsageError::new(format!("--foreign-object {object:?}: give s3://BUCKET/KEY"));
+    let rest = object.strip_prefix("s3://").ok_or_else(invalid)?;
+    let (bucket, key) = rest.split_once('/').ok_or_else(invalid)?;
+    if key.is_empty() || bucket.contains('.') {
+        return Err(invalid());
+    }
+    let Some(mut target) = bucket_target(bucket, context)? else {
+        return Ok(None);
+    };
+    target.name = format!("foreign-object:{bucket}/{key}");
+    target.path = format!("/{key}");
+    target.ports = vec![443];
+    target.required = false;
+    target.canary = true;
+    Ok(Some(target))
+}
+
 fn validate_host(host: &str) -> anyhow::Result<String> {
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        return Err(UsageError::new(format!(
+            "--target {host:?} is an address: give the hostname clients use"
+        )));
+    }
     let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
+                && !label.starts_with('-')
                 && label
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -311,17 +411,24 @@ mod tests {
         }
     }
 
+    fn with_buckets(buckets: &[&str]) -> Additions {
+        Additions {
+            buckets: buckets.iter().map(|b| b.to_string()).collect(),
+            ..Additions::default()
+        }
+    }
+
     #[test]
     fn default_catalog_expands_for_a_region() {
         let sources = load(None).unwrap();
-        let expanded = expand(&sources, &[], &[], &context(Some("eu-west-1"))).unwrap();
+        let expanded =
+            expand(&sources, &Additions::default(), &context(Some("eu-west-1"))).unwrap();
         let hosts: Vec<&str> = expanded.targets.iter().map(|t| t.host.as_str()).collect();
         assert!(hosts.contains(&"s3.eu-west-1.amazonaws.com"));
         assert!(
             hosts.contains(&"al2023-repos-eu-west-1-de612dc2.s3.dualstack.eu-west-1.amazonaws.com")
         );
-        let regional = &expanded.targets[0];
-        assert!(regional.required);
+        assert!(expanded.targets[0].required);
         let global = expanded
             .targets
             .iter()
@@ -343,7 +450,7 @@ mod tests {
     #[test]
     fn without_a_region_only_global_names_remain() {
         let sources = load(None).unwrap();
-        let expanded = expand(&sources, &[], &["mybucket".into()], &context(None)).unwrap();
+        let expanded = expand(&sources, &with_buckets(&["mybucket"]), &context(None)).unwrap();
         let names: Vec<&str> = expanded.targets.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["s3-global", "sts-global", "ip-ranges"]);
         assert_eq!(expanded.skipped.len(), 6);
@@ -352,8 +459,8 @@ mod tests {
     #[test]
     fn buckets_with_dots_fall_back_to_path_style() {
         let sources = load(None).unwrap();
-        let buckets = ["plain-bucket".to_string(), "images.example.com".to_string()];
-        let expanded = expand(&sources, &[], &buckets, &context(Some("us-west-2"))).unwrap();
+        let additions = with_buckets(&["plain-bucket", "images.example.com"]);
+        let expanded = expand(&sources, &additions, &context(Some("us-west-2"))).unwrap();
         let plain = expanded
             .targets
             .iter()
@@ -365,10 +472,8 @@ mod tests {
             .iter()
             .find(|t| t.name == "bucket:images.example.com")
             .unwrap();
-        assert_eq!(
-            (dotted.host.as_str(), dotted.path.as_str()),
-            ("s3.us-west-2.amazonaws.com", "/images.example.com/")
-        );
+        assert_eq!(dotted.host, "s3.us-west-2.amazonaws.com");
+        assert_eq!(dotted.path, "/images.example.com/");
     }
 
     #[test]
@@ -377,13 +482,54 @@ mod tests {
             "x.toml".to_string(),
             "[[target]]\nname = \"a\"\nhots = \"b\"".to_string(),
         )];
-        let err = expand(&bad, &[], &[], &context(None)).unwrap_err();
+        let err = expand(&bad, &Additions::default(), &context(None)).unwrap_err();
         assert!(err.to_string().contains("x.toml"), "{err}");
         assert_eq!(
             crate::exit::Status::of_error(&err),
             crate::exit::Status::Usage
         );
-        assert!(expand(&[], &["bad host".into()], &[], &context(None)).is_err());
-        assert!(expand(&[], &[], &["UPPER".into()], &context(None)).is_err());
+        let target = |t: &str| Additions {
+            targets: vec![t.to_string()],
+            ..Additions::default()
+        };
+        for additions in [
+            target("bad host"),
+            target("-x"),
+            target("203.0.113.10"),
+            target("ftp://host/x"),
+            with_buckets(&["UPPER"]),
+            Additions {
+                foreign_objects: vec!["s3://only-bucket".into()],
+                ..Additions::default()
+            },
+        ] {
+            let result = expand(&[], &additions, &context(Some("us-west-2")));
+            assert!(result.is_err(), "{additions:?}");
+        }
+    }
+
+    #[test]
+    fn url_targets_keep_their_scheme_and_path() {
+        let additions = Additions {
+            targets: vec![
+                "http://mirror.example.com/repo/".into(),
+                "https://b.s3.us-west-2.amazonaws.com/k".into(),
+            ],
+            foreign_objects: vec!["s3://their-bucket/public.txt".into()],
+            ..Additions::default()
+        };
+        let expanded = expand(&[], &additions, &context(Some("us-west-2"))).unwrap();
+        let plain = &expanded.targets[0];
+        assert_eq!(
+            (plain.host.as_str(), plain.path.as_str()),
+            ("mirror.example.com", "/repo/")
+        );
+        assert_eq!(plain.configured_scheme.as_deref(), Some("http"));
+        assert_eq!(plain.ports, [80]);
+        assert_eq!(expanded.targets[1].bucket.as_deref(), Some("b"));
+        let canary = &expanded.targets[2];
+        assert!(canary.canary);
+        assert_eq!(canary.host, "their-bucket.s3.us-west-2.amazonaws.com");
+        assert_eq!(canary.path, "/public.txt");
     }
 }

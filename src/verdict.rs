@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::catalog::{ExpectRegion, Origin};
+use crate::check::repos::RepoEvidence;
 use crate::evidence::{PortEvidence, TargetEvidence};
 
 /// How serious a finding is.
@@ -41,6 +42,12 @@ pub const KINDS: &[&str] = &[
     "proxy-configured",
     "family-mismatch",
     "port-80-open",
+    "region-unknown",
+    "repo-config",
+    "repo-unavailable",
+    "needs-internet",
+    "endpoint-dns-gap",
+    "foreign-bucket-reachable",
 ];
 
 /// The kinds that fail a run unless `--fail-on` says otherwise.
@@ -73,7 +80,7 @@ pub struct HostFacts {
 }
 
 /// A finding before `--fail-on` decided its final severity.
-struct Draft {
+pub(crate) struct Draft {
     kind: &'static str,
     base: Severity,
     /// May become `fail` when its kind is in `--fail-on`.
@@ -90,7 +97,30 @@ pub fn judge(
     targets: &[TargetEvidence],
     fail_on: &BTreeSet<String>,
 ) -> Vec<Finding> {
+    judge_all(host, targets, &[], fail_on)
+}
+
+/// [`judge`], plus the package manager's repositories.
+pub fn judge_all(
+    host: &HostFacts,
+    targets: &[TargetEvidence],
+    repos: &[RepoEvidence],
+    fail_on: &BTreeSet<String>,
+) -> Vec<Finding> {
     let mut drafts = Vec::new();
+    if host.region.is_none() {
+        drafts.push(Draft {
+            kind: "region-unknown",
+            base: Severity::Warn,
+            failable: true,
+            target: None,
+            port: None,
+            address: None,
+            message: "the instance's region is unknown (no IMDS answer): regional names were \
+                      not probed; give --region"
+                .to_string(),
+        });
+    }
     if !host.proxy_env.is_empty() {
         drafts.push(Draft {
             kind: "proxy-configured",
@@ -101,7 +131,7 @@ pub fn judge(
             address: None,
             message: format!(
                 "proxy variables are set ({}): tools that honour them leave through the proxy, \
-                 whatever these direct probes show (--via-proxy probes through it)",
+                 whatever these direct probes show",
                 host.proxy_env.join(", ")
             ),
         });
@@ -113,6 +143,15 @@ pub fn judge(
         answer_rules(target, &mut drafts);
         family_rules(target, &mut drafts);
     }
+    repos::rules(repos, &mut drafts);
+    if let Some(home) = &host.region {
+        repos::endpoint_dns_gaps(targets, home, &mut drafts);
+    }
+    finalize(drafts, fail_on)
+}
+
+/// Applies `--fail-on`: chosen kinds become failures where they may, the others never fail.
+fn finalize(drafts: Vec<Draft>, fail_on: &BTreeSet<String>) -> Vec<Finding> {
     drafts
         .into_iter()
         .map(|draft| {
@@ -174,12 +213,24 @@ fn dns_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
 
 fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     let wants_443 = target.target.ports.contains(&443);
-    let reached_443 = target.ports.iter().any(|p| p.port == 443 && p.tcp.ok);
+    let connected_443 = target.ports.iter().any(|p| p.port == 443 && p.tcp.ok);
+    let answered_443 = target
+        .ports
+        .iter()
+        .any(|p| p.port == 443 && p.http.as_ref().is_some_and(|http| http.status.is_some()));
+    let handshakes_443 = target
+        .ports
+        .iter()
+        .any(|p| p.port == 443 && p.tls.as_ref().is_some_and(|tls| tls.ok));
+    // Connected and shook hands, yet no HTTP answer: a stalled server is unreachable too.
+    let reached_443 = connected_443 && (answered_443 || !handshakes_443);
     // A name that did not resolve is already a dns-failure; only required targets say more.
     let resolved = !target.dns.addresses.is_empty();
     if wants_443 && !reached_443 && (resolved || target.target.required) {
         let why = if target.dns.addresses.is_empty() {
             "the name did not resolve".to_string()
+        } else if connected_443 {
+            "TLS completed but no HTTP answer came before the deadline".to_string()
         } else {
             let classes: BTreeSet<&str> = target
                 .ports
@@ -230,13 +281,28 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     if let Some(port) = open_80 {
         let in_clear = target.target.configured_scheme.as_deref() == Some("http");
         if in_clear {
+            let dotted = target
+                .target
+                .bucket
+                .as_deref()
+                .is_some_and(|b| b.contains('.'))
+                || target
+                    .name_info
+                    .as_ref()
+                    .is_some_and(|info| info.form == crate::aws::hostname::Form::AmazonLinuxRepo);
+            let why = if dotted {
+                " (the name is a dotted bucket name that no wildcard certificate covers, which \
+                 is why it is served over http://)"
+            } else {
+                ""
+            };
             let mut finding = draft(
                 "plaintext",
                 Severity::Fail,
                 target,
                 format!(
                     "{} is configured with http:// and its port 80 answers: requests and \
-                     answers travel in clear",
+                     answers travel in clear{why}",
                     target.target.host
                 ),
             );
@@ -340,6 +406,9 @@ fn is_s3(target: &TargetEvidence) -> bool {
 }
 
 fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    if target.target.canary {
+        return canary_rule(target, drafts);
+    }
     if !is_s3(target) {
         return;
     }
@@ -388,6 +457,38 @@ fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     finding.port = Some(port.port);
     finding.address = Some(port.address);
     drafts.push(finding);
+}
+
+/// The foreign canary object: readable means the path reaches other accounts' buckets.
+fn canary_rule(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    let statuses: BTreeSet<u16> = target
+        .ports
+        .iter()
+        .filter(|p| p.port == 443)
+        .filter_map(|p| p.http.as_ref()?.status)
+        .collect();
+    let object = format!("{}{}", target.target.host, target.target.path);
+    if statuses.contains(&200) {
+        drafts.push(draft(
+            "foreign-bucket-reachable",
+            Severity::Warn,
+            target,
+            format!(
+                "{object}, a public object in another account, was read: the path (and any \
+                 endpoint policy on it) lets this host's traffic reach buckets of any account"
+            ),
+        ));
+    } else if statuses.contains(&403) {
+        drafts.push(draft(
+            "access-denied",
+            Severity::Info,
+            target,
+            format!(
+                "{object} is public, yet it was refused: something on the path, normally the \
+                 endpoint policy, keeps this host to known buckets"
+            ),
+        ));
+    }
 }
 
 /// IPv4 and IPv6 addresses of one name that behave differently: a dual-stack client prefers
@@ -456,6 +557,8 @@ pub fn failing(findings: &[Finding]) -> bool {
         .iter()
         .any(|finding| finding.severity == Severity::Fail)
 }
+
+mod repos;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
 //! `egress-probe check`: host context, targets, probes, verdicts, report and exit code.
 
+pub mod repos;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,6 +67,27 @@ pub struct Args {
     /// A bucket of yours to probe (virtual-hosted in the instance region); repeatable.
     #[arg(long = "bucket", value_name = "NAME", value_delimiter = ',')]
     pub buckets: Vec<String>,
+
+    /// A publicly readable object you keep in another account, same region: reading it
+    /// through this host's path shows whether the path reaches foreign buckets.
+    #[arg(long = "foreign-object", value_name = "s3://BUCKET/KEY")]
+    pub foreign_objects: Vec<String>,
+
+    /// Read the package manager's configuration under DIR (a mounted image, a fixture).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// The package manager's $releasever, as its own flag sets it.
+    #[arg(long, value_name = "VERSION")]
+    pub releasever: Option<String>,
+
+    /// Probe disabled repositories too.
+    #[arg(long)]
+    pub all_repos: bool,
+
+    /// Do not read or probe the package manager's repositories.
+    #[arg(long)]
+    pub no_repos: bool,
 
     /// A directory of extra catalog files (*.toml, same form as the built-in catalog).
     #[arg(long, env = "EGRESS_PROBE_PROBES", value_name = "DIR")]
@@ -139,7 +162,18 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
 fn fail_on_set(values: &[String]) -> anyhow::Result<BTreeSet<String>> {
     let mut set = BTreeSet::new();
-    for value in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    let given: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    // An empty value (a blank environment variable) must not silently disable the gate.
+    let given = if given.is_empty() {
+        vec!["default"]
+    } else {
+        given
+    };
+    for value in given {
         match value {
             "default" => set.extend(verdict::DEFAULT_FAIL_ON.iter().map(|k| k.to_string())),
             "none" => {}
@@ -165,10 +199,22 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
     let budget = Budget::new(Duration::from_secs(3).min(run_deadline), run_deadline);
 
     // Everything the user gave is checked before anything touches the network.
-    let verifier = probe::verifier(args.ca_file.as_deref())?;
+    let ca_certificates = probe::ca_certificates(args.ca_file.as_deref())?;
+    let verifier = probe::verifier(&ca_certificates)?;
     let sources = catalog::load(args.probes.as_deref())?;
-
+    let additions = catalog::Additions {
+        targets: args.targets.clone(),
+        buckets: args.buckets.clone(),
+        foreign_objects: args.foreign_objects.clone(),
+    };
+    let placeholder = catalog::Context {
+        region: Some("us-east-1".into()),
+        domain: "amazonaws.com".into(),
+    };
+    catalog::expand(&sources, &additions, &placeholder)?;
     let imds_config = ImdsConfig::from_env(args.imds_endpoint.as_deref());
+    imds::validate_endpoint(&imds_config.endpoint)?;
+    let repo_client = crate::yum::mirrors::fetch::client(&ca_certificates)?;
     let ranges_options = crate::aws::source::SourceOptions {
         file: args.ip_ranges.clone(),
         url: args.ip_ranges_url.clone(),
@@ -176,11 +222,10 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         download: !args.offline,
         timeout: Duration::from_secs(3).min(run_deadline),
     };
-    let (imds, loaded) = tokio::join!(
-        imds::query(&imds_config),
-        crate::aws::source::obtain(&ranges_options)
-    );
-    let loaded = loaded?;
+    // Loading a large file must not starve the IMDS deadlines: it gets its own task.
+    let loading = tokio::spawn(async move { crate::aws::source::obtain(&ranges_options).await });
+    let imds = imds::query_within(&imds_config, budget).await;
+    let loaded = loading.await.context("loading ip-ranges")??;
 
     let (region, region_source) = match (&args.region, &imds.facts.region) {
         (Some(region), _) => (Some(region.clone()), "flag"),
@@ -196,7 +241,24 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         region: region.clone(),
         domain: domain.clone(),
     };
-    let expanded = catalog::expand(&sources, &args.targets, &args.buckets, &context)?;
+    let mut expanded = catalog::expand(&sources, &additions, &context)?;
+
+    let repo_run = if args.no_repos {
+        repos::RepoRun::default()
+    } else {
+        let options = repos::RepoOptions {
+            root: args.root.clone(),
+            releasever: args.releasever.clone(),
+            all_repos: args.all_repos,
+        };
+        let ids = repos::InstanceIds {
+            instance_id: imds.facts.instance_id.clone(),
+            region: region.clone(),
+        };
+        let until = tokio::time::Instant::now() + repos::fetch_budget(run_deadline);
+        repos::inspect(&options, &ids, &repo_client, until).await
+    };
+    merge_repo_targets(&mut expanded.targets, repos::targets(&repo_run));
 
     let dns = probe::dns::Dns::from_system(budget.step);
     let resolvers = dns.servers().collect();
@@ -218,7 +280,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         region: region.clone(),
         proxy_env: proxy_env.clone(),
     };
-    let findings = verdict::judge(&host_facts, &evidence, &fail_on);
+    let findings = verdict::judge_all(&host_facts, &evidence, &repo_run.repos, &fail_on);
     let exit_code = if verdict::failing(&findings) {
         Status::Failing
     } else {
@@ -243,6 +305,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
             .map(|t| report::target_dto(t, region.as_deref()))
             .collect(),
         findings: report::finding_dtos(&findings),
+        repos: report::repo_dtos(&repo_run),
         skipped,
         summary: report::summary(
             evidence.len(),
@@ -251,6 +314,29 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
             exit_code,
         ),
     })
+}
+
+/// Adds the repositories' hosts; a host the catalog already probes takes the configured
+/// scheme and requirement of the package manager's use of it.
+fn merge_repo_targets(targets: &mut Vec<catalog::Target>, from_repos: Vec<catalog::Target>) {
+    for repo_target in from_repos {
+        match targets.iter_mut().find(|t| t.host == repo_target.host) {
+            Some(known) => {
+                known.configured_scheme = known
+                    .configured_scheme
+                    .take()
+                    .or(repo_target.configured_scheme);
+                known.required |= repo_target.required;
+                if let Some(note) = repo_target.note {
+                    known.note = Some(match known.note.take() {
+                        Some(existing) => format!("{existing}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+            None => targets.push(repo_target),
+        }
+    }
 }
 
 fn ranges_facts(loaded: &crate::aws::source::Loaded) -> RangesFacts {
@@ -349,6 +435,10 @@ mod tests {
         let set = fail_on_set(&["default".into(), "cross-region".into()]).unwrap();
         assert!(set.contains("plaintext") && set.contains("cross-region"));
         assert!(fail_on_set(&["none".into()]).unwrap().is_empty());
+        assert!(
+            fail_on_set(&["".into()]).unwrap().contains("plaintext"),
+            "blank means default"
+        );
         let err = fail_on_set(&["everything".into()]).unwrap_err();
         assert_eq!(Status::of_error(&err), Status::Usage);
     }

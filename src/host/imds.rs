@@ -161,6 +161,46 @@ struct Client {
     token: Option<String>,
 }
 
+/// A usable metadata base URL: `http://` or `https://` with a host.
+pub fn validate_endpoint(endpoint: &str) -> anyhow::Result<()> {
+    let valid = reqwest::Url::parse(endpoint)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .is_some_and(|url| url.host_str().is_some_and(|host| !host.is_empty()));
+    if valid {
+        Ok(())
+    } else {
+        Err(crate::exit::UsageError::new(format!(
+            "the IMDS endpoint {endpoint:?} is not an http:// URL with a host \
+             (--imds-endpoint or AWS_EC2_METADATA_SERVICE_ENDPOINT)"
+        )))
+    }
+}
+
+/// [`query`] bounded by the run: whatever the service does, it is over by two steps or the
+/// run's deadline, whichever comes first.
+pub async fn query_within(config: &ImdsConfig, budget: crate::probe::Budget) -> ImdsReport {
+    let mut config = config.clone();
+    config.step_timeout = config.step_timeout.min(budget.step);
+    let limit = (budget.step * 2).min(
+        budget
+            .run_end
+            .saturating_duration_since(std::time::Instant::now()),
+    );
+    match tokio::time::timeout(limit, query(&config)).await {
+        Ok(report) => report,
+        Err(_) => ImdsReport {
+            state: ImdsState::Error,
+            facts: InstanceFacts::default(),
+            problems: vec![format!(
+                "{} did not finish within {limit:?}",
+                config.endpoint
+            )],
+            endpoint: config.endpoint,
+        },
+    }
+}
+
 /// Asks the metadata service everything the report needs; never fails, never hangs.
 pub async fn query(config: &ImdsConfig) -> ImdsReport {
     let mut report = ImdsReport {
@@ -237,6 +277,8 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
                      limit is too low for this host (a container behind one more hop?)"
                         .into(),
                 );
+                // Without a token, what IMDSv1 still gives is better than nothing.
+                client.facts(&mut report).await;
                 return report_with(report, ImdsState::HopLimit);
             }
             _ => {

@@ -15,6 +15,8 @@ use anyhow::Context;
 use hickory_resolver::proto::rr::RecordType;
 use ipnet::IpNet;
 use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::task::JoinSet;
 
 use crate::aws::ipranges::IpRanges;
@@ -71,26 +73,31 @@ pub struct Probes {
     pub budget: Budget,
 }
 
-/// Builds the certificate verifier: the Mozilla roots, plus every certificate in `ca_file`.
-pub fn verifier(ca_file: Option<&Path>) -> anyhow::Result<Arc<WebPkiServerVerifier>> {
+/// The certificates of `--ca-file`, checked; empty without the flag.
+pub fn ca_certificates(ca_file: Option<&Path>) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let Some(path) = ca_file else {
+        return Ok(Vec::new());
+    };
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| UsageError::new(format!("--ca-file {}: {err}", path.display())))?;
+    if certificates.is_empty() {
+        return Err(UsageError::new(format!(
+            "--ca-file {}: no PEM certificate in it",
+            path.display()
+        )));
+    }
+    Ok(certificates)
+}
+
+/// Builds the certificate verifier: the Mozilla roots plus `extra` trust anchors.
+pub fn verifier(extra: &[CertificateDer<'static>]) -> anyhow::Result<Arc<WebPkiServerVerifier>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        use rustls::pki_types::pem::PemObject;
-        let certificates = rustls::pki_types::CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-            .map_err(|err| UsageError::new(format!("--ca-file {}: {err}", path.display())))?;
-        if certificates.is_empty() {
-            return Err(UsageError::new(format!(
-                "--ca-file {}: no PEM certificate in it",
-                path.display()
-            )));
-        }
-        for certificate in certificates {
-            roots
-                .add(certificate)
-                .map_err(|err| UsageError::new(format!("--ca-file {}: {err}", path.display())))?;
-        }
+    for certificate in extra {
+        roots
+            .add(certificate.clone())
+            .map_err(|err| UsageError::new(format!("--ca-file: {err}")))?;
     }
     WebPkiServerVerifier::builder(Arc::new(roots))
         .build()

@@ -38,6 +38,8 @@ pub struct CheckReport {
     pub targets: Vec<TargetDto>,
     /// Every finding.
     pub findings: Vec<FindingDto>,
+    /// The package manager's repositories, with their lists, mirrors and repomd.xml result.
+    pub repos: Vec<crate::yum::report::RepoDto>,
     /// Catalog entries and names not probed, with the reason.
     pub skipped: Vec<String>,
     /// Counts and the exit code.
@@ -453,6 +455,23 @@ pub fn finding_dtos(findings: &[Finding]) -> Vec<FindingDto> {
         .collect()
 }
 
+/// Builds the repository blocks: the offline `repos` shape, with the mirrors and the
+/// repomd.xml result filled in.
+pub fn repo_dtos(run: &crate::check::repos::RepoRun) -> Vec<crate::yum::report::RepoDto> {
+    run.repos
+        .iter()
+        .map(|evidence| {
+            let mut dto = crate::yum::report::RepoDto::new(&evidence.repo);
+            dto.mirrors = evidence.mirrors.clone();
+            dto.repomd = evidence
+                .repomd
+                .as_ref()
+                .and_then(|repomd| serde_json::to_value(repomd).ok());
+            dto
+        })
+        .collect()
+}
+
 /// Builds the summary block.
 pub fn summary(
     targets: usize,
@@ -505,6 +524,7 @@ mod tests {
             note: Some("n".into()),
             bucket: None,
             configured_scheme: None,
+            canary: false,
         };
         let ip = "203.0.113.10".parse().unwrap();
         let evidence = TargetEvidence {
@@ -599,6 +619,7 @@ mod tests {
             },
             targets: vec![target_dto(&evidence, Some("us-west-2"))],
             findings: finding_dtos(&findings),
+            repos: vec![],
             skipped: vec![],
             summary: summary(1, &findings, vec![], 0),
         }

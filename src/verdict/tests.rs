@@ -20,6 +20,7 @@ fn target(name: &str, host: &str, expect: ExpectRegion) -> Target {
         note: None,
         bucket: None,
         configured_scheme: None,
+        canary: false,
     }
 }
 

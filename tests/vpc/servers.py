@@ -84,7 +84,8 @@ IDLE_TIMEOUT = 30.0
 HOLD_LIMIT = 300.0
 MAX_BODY = 64 * 1024
 
-BUCKET_MODES = ("public", "private", "endpoint-deny", "redirect:REGION", "missing", "not-xml")
+BUCKET_MODES = ("public", "private", "endpoint-deny", "redirect:REGION", "missing", "not-xml",
+                "repo", "repo-deny", "repo-elsewhere:REGION")
 
 S3_DOC_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 # A service endpoint host: s3.amazonaws.com, s3.us-west-2..., s3.dualstack.us-west-2...,
@@ -390,12 +391,40 @@ class S3App(App):
                               "specified endpoint. Please send all future requests to this endpoint.",
                               [("Endpoint", endpoint), ("Bucket", bucket)],
                               [("x-amz-bucket-region", region)])
+        if mode.startswith("repo"):
+            return self.repository(rid, hid, bucket, key, mode)
         if mode == "not-xml":
             body = (b"<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head>"
                     b"<body><h1>Forbidden</h1><p>Access to this bucket is blocked.</p></body></html>\n")
             return Response(403, self.amz(rid, hid) + [("Content-Type", "text/html; charset=utf-8")], body)
         return self.error(rid, hid, 404, "NoSuchBucket", "The specified bucket does not exist",
                           [("BucketName", bucket)])
+
+    def repository(self, rid, hid, bucket, key, mode) -> Response:
+        """A yum repository bucket: listing refused, a mirror list and a repomd.xml."""
+        headers = self.amz(rid, hid) + [("x-amz-bucket-region", self.region)]
+        if not key:
+            return self.error(rid, hid, 403, "AccessDenied", "Access Denied", headers=headers[2:])
+        if key.endswith("mirror.list"):
+            root = key[: -len("mirror.list")].rstrip("/") + "/mirror"
+            if mode.startswith("repo-elsewhere:"):
+                region = mode.split(":", 1)[1]
+                line = "http://s3.%s.amazonaws.com/amazonlinux-2-repos-%s/%s" % (region, region, root)
+            elif "." in bucket:
+                line = "http://%s/%s" % (bucket, root)
+            else:
+                line = "https://%s.s3.dualstack.%s.amazonaws.com/%s" % (bucket, self.region, root)
+            return Response(200, headers + [("Content-Type", "text/plain")], (line + "\n").encode())
+        if key.endswith("repodata/repomd.xml"):
+            if mode == "repo-deny":
+                message = ('User: anonymous is not authorized to perform: s3:GetObject on resource: '
+                           '"arn:aws:s3:::%s/%s" with an explicit deny in a VPC endpoint policy'
+                           % (bucket, key))
+                return self.error(rid, hid, 403, "AccessDenied", message, headers=headers[2:])
+            body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<repomd xmlns="http://linux.duke.edu/metadata/repo">'
+                    b"<revision>1764504000</revision></repomd>\n")
+            return Response(200, headers + [("Content-Type", "text/xml")], body)
+        return self.error(rid, hid, 404, "NoSuchKey", "The specified key does not exist.", [("Key", key)])
 
     def public(self, rid, hid, bucket, key) -> Response:
         etag = '"%s"' % hashlib.md5(self.hello).hexdigest()
@@ -783,7 +812,8 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 def parse_bucket_mode(spec: str) -> tuple[str, str]:
     name, sep, mode = spec.partition("=")
-    if not sep or not name or not (mode in BUCKET_MODES or (mode.startswith("redirect:") and len(mode) > 9)):
+    prefixed = any(mode.startswith(p) and len(mode) > len(p) for p in ("redirect:", "repo-elsewhere:"))
+    if not sep or not name or not (mode in BUCKET_MODES or prefixed):
         raise argparse.ArgumentTypeError("expected NAME=MODE with MODE one of %s, got %r" % (", ".join(BUCKET_MODES), spec))
     return name, mode
 

@@ -38,6 +38,10 @@ Options of ``up`` (all composable):
                              and before each response (netem is not available)
     --tls-stall              us-west-2 S3 HTTPS completes the handshake, then is silent
     --bucket-mode NAME=MODE  repeatable; MODE: public | private | endpoint-deny |
+                             repo | repo-deny | repo-elsewhere:REGION (a yum repository:
+                             KEY/mirror.list lists one mirror, KEY/repodata/repomd.xml answers;
+                             repo-deny refuses repomd.xml naming the endpoint policy;
+                             repo-elsewhere lists a mirror in REGION, path style) |
                              redirect:REGION | missing | not-xml. Unknown buckets
                              are 404 NoSuchBucket. The Amazon Linux repo hosts
                              (used whole as bucket names, as S3 does for CNAMEs)
@@ -200,7 +204,8 @@ DEFAULT_BUCKETS = {
 # ---- options -------------------------------------------------------------------------
 
 IMDS_MODES = ("ok", "none", "hop-limit", "disabled", "v1-only", "garbage", "hang")
-BUCKET_MODE_RE = re.compile(r"^(public|private|endpoint-deny|missing|not-xml|redirect:[a-z0-9-]+)$")
+BUCKET_MODE_RE = re.compile(
+    r"^(public|private|endpoint-deny|missing|not-xml|redirect:[a-z0-9-]+|repo|repo-deny|repo-elsewhere:[a-z0-9-]+)$")
 
 
 @dataclass

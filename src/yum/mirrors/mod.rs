@@ -1,7 +1,7 @@
 //! Mirror lists and metalinks: the pure parsers, the mirrors as tagged targets, and (in
 //! [`fetch`]) a bounded fetch.
 
-mod fetch;
+pub mod fetch;
 
 pub use fetch::{
     FetchError, Fetched, LIST_DEADLINE, MAX_LIST_BYTES, MAX_REDIRECTS, client, fetch_list,
