@@ -86,6 +86,7 @@ impl IpRanges {
 
     /// Parses and indexes the bytes of an ip-ranges file.
     pub fn parse(bytes: &[u8]) -> anyhow::Result<IpRanges> {
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             anyhow::bail!("empty file, not an ip-ranges document");
         }
@@ -101,6 +102,14 @@ impl IpRanges {
         }
         if raw.create_date.is_none() {
             lacks.push("createDate".to_string());
+        }
+        let mut early_warnings = Vec::new();
+        if let Some(date) = &raw.create_date
+            && parse_create_date(date).is_none()
+        {
+            early_warnings.push(format!(
+                "createDate {date:?} is not YYYY-MM-DD-hh-mm-ss: age unknown"
+            ));
         }
         if raw.ipv6_prefixes.is_none() {
             lacks.push("ipv6_prefixes (no IPv6 attribution)".to_string());
@@ -132,7 +141,8 @@ impl IpRanges {
         if !loader.entries.iter().any(|e| e.service == "S3") {
             lacks.push("the S3 service (S3 addresses show only as AMAZON)".to_string());
         }
-        let mut warnings = loader.warnings;
+        let mut warnings = early_warnings;
+        warnings.extend(loader.warnings);
         if loader.skipped > WARNINGS_SHOWN {
             warnings.push(format!(
                 "{} more entries skipped",
@@ -187,12 +197,7 @@ impl IpRanges {
 
     /// The creation time of the file, parsed from `createDate`.
     pub fn created_at(&self) -> Option<time::OffsetDateTime> {
-        let text = self.create_date.as_deref()?;
-        let format =
-            time::macros::format_description!("[year]-[month]-[day]-[hour]-[minute]-[second]");
-        time::PrimitiveDateTime::parse(text, &format)
-            .ok()
-            .map(time::PrimitiveDateTime::assume_utc)
+        parse_create_date(self.create_date.as_deref()?)
     }
 
     /// The age of the file at `now`, in whole seconds (never negative).
@@ -200,6 +205,14 @@ impl IpRanges {
         self.created_at()
             .map(|created| (now - created).whole_seconds().max(0))
     }
+}
+
+/// Parses `createDate` (`YYYY-MM-DD-hh-mm-ss`, UTC).
+fn parse_create_date(text: &str) -> Option<time::OffsetDateTime> {
+    let format = time::macros::format_description!("[year]-[month]-[day]-[hour]-[minute]-[second]");
+    time::PrimitiveDateTime::parse(text, &format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
 }
 
 /// What ip-ranges says about one address.
@@ -485,6 +498,21 @@ mod tests {
         let now = time::macros::datetime!(2026-12-01 12:00:00 UTC);
         assert_eq!(ranges.age_seconds(now), Some(86_400));
         assert!(ranges.lacks.is_empty(), "{:?}", ranges.lacks);
+    }
+
+    #[test]
+    fn byte_order_mark_and_bad_create_date_are_tolerated() {
+        let text = format!(
+            "\u{feff}{}",
+            SMALL.replace("2026-11-30-12-00-00", "yesterday")
+        );
+        let ranges = IpRanges::parse(text.as_bytes()).unwrap();
+        assert_eq!(ranges.age_seconds(time::OffsetDateTime::now_utc()), None);
+        assert!(
+            ranges.warnings[0].contains("\"yesterday\""),
+            "{:?}",
+            ranges.warnings
+        );
     }
 
     #[test]
