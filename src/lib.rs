@@ -12,6 +12,7 @@ pub mod host;
 pub mod logging;
 pub mod output;
 pub mod probe;
+pub mod ranges;
 pub mod report;
 pub mod verdict;
 
