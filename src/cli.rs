@@ -34,6 +34,8 @@ pub enum Command {
     /// Probe every S3 and package name this host depends on and judge the paths.
     #[command(after_help = EXIT_CODES)]
     Check(Box<crate::check::Args>),
+    /// AWS address space for firewall rules: lookup, list within a rule budget, update, diff, info.
+    Ranges(Box<crate::ranges::Args>),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -56,5 +58,6 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Check(args) => crate::check::run(*args),
+        Command::Ranges(args) => crate::ranges::run(*args),
     }
 }

@@ -151,7 +151,8 @@ fn effective_uid() -> Option<u32> {
 /// is a problem line and the next source is tried.
 pub async fn obtain(opts: &SourceOptions) -> anyhow::Result<Loaded> {
     if let Some(file) = &opts.file {
-        let ranges = IpRanges::load(file).map_err(|err| UsageError::new(one_line(&err)))?;
+        let ranges = IpRanges::load(file)
+            .map_err(|err| UsageError::new(format!("--ip-ranges: {}", one_line(&err))))?;
         return Ok(Loaded {
             kind: SourceKind::File,
             path: Some(file.clone()),
