@@ -672,3 +672,64 @@ fn real_snapshot_fits_s3_us_east_1_into_a_nacl() {
         )));
     }
 }
+
+/// A loopback IMDS that hands out a token and says the instance is in eu-west-1; every other
+/// path is 404. Serves until the test process ends.
+fn fake_imds() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for socket in listener.incoming().take(64) {
+            let Ok(mut socket) = socket else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let body = if head.starts_with("PUT /latest/api/token") {
+                Some("TOKEN")
+            } else if head.starts_with("GET /latest/meta-data/placement/region") {
+                Some("us-west-2")
+            } else {
+                None
+            };
+            let response = match body {
+                Some(body) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string(),
+            };
+            let _ = socket.write_all(response.as_bytes());
+        }
+    });
+    base
+}
+
+#[test]
+fn instance_region_comes_from_the_metadata_service() {
+    let current = fixture("current.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args(["ranges", "--ip-ranges", &current, "list", "--service", "S3"])
+        .args(["--instance-region", "--format", "json"])
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake_imds())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        doc["selection"]["regions"],
+        serde_json::json!(["us-west-2"])
+    );
+    assert_eq!(doc["selection"]["instance_region"], true);
+    assert_eq!(strings(&doc["cidrs"]), ["52.92.16.0/20"]);
+}

@@ -295,7 +295,7 @@ fn store(cache: &Path, bytes: &[u8], validators: &Validators) -> anyhow::Result<
 
 /// An HTTP client with rustls on ring and the webpki roots, and an overall deadline.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let tls = rustls::ClientConfig::builder()

@@ -330,8 +330,7 @@ pub async fn run(
     let rules_per_direction = rule_budget(&args)?;
     let mut regions = args.region.clone();
     if args.instance_region {
-        let base = crate::ranges::select::imds_base();
-        regions = vec![crate::ranges::select::instance_region(&base, source.deadline()).await?];
+        regions = vec![instance_region().await?];
     }
 
     let (loaded, ranges) = crate::ranges::load(source).await?;
@@ -374,6 +373,25 @@ pub async fn run(
     let text = format::render(&rendering)?;
     crate::output::print(&text)?;
     Ok(crate::exit::Status::Clean)
+}
+
+/// The instance's region from IMDSv2; its absence is an error suggesting `--region`.
+async fn instance_region() -> anyhow::Result<String> {
+    let config = crate::host::imds::ImdsConfig::from_env(None);
+    let report = crate::host::imds::query(&config).await;
+    match report.facts.region {
+        Some(region) => Ok(region),
+        None => anyhow::bail!(
+            "cannot read this instance's region from IMDS at {} ({}{}); pass --region",
+            report.endpoint,
+            report.state.as_str(),
+            report
+                .problems
+                .iter()
+                .map(|problem| format!(": {problem}"))
+                .collect::<String>()
+        ),
+    }
 }
 
 /// Rules per direction per family: `--max-rules`, or the NACL quota less the reserve.

@@ -1,11 +1,8 @@
 //! Which published entries a `ranges list` is about: service, region, border group and family
 //! filters, checked against the names the file actually holds.
 
-use std::collections::BTreeSet;
-use std::time::Duration;
-
-use anyhow::Context;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 use crate::aws::ipranges::{Entry, IpRanges};
 use crate::exit::UsageError;
@@ -143,61 +140,9 @@ fn canonical(what: &str, wanted: &[String], known: &BTreeSet<&str>) -> anyhow::R
     Ok(out)
 }
 
-/// The IMDS base URL: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, as the AWS SDKs read it, or the
-/// link-local default.
-pub fn imds_base() -> String {
-    std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-        .ok()
-        .filter(|base| !base.is_empty())
-        .unwrap_or_else(|| "http://169.254.169.254".to_string())
-}
-
-/// The instance's region from IMDSv2 at `base`.
-pub async fn instance_region(base: &str, timeout: Duration) -> anyhow::Result<String> {
-    // TODO(one IMDS client for the whole program): share the host module's client once it lands.
-    let base = base.trim_end_matches('/');
-
-    let ask = async {
-        let client = crate::aws::source::http_client(timeout)?;
-        let token = client
-            .put(format!("{base}/latest/api/token"))
-            .header("X-aws-ec2-metadata-token-ttl-seconds", "60")
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        let region = client
-            .get(format!("{base}/latest/meta-data/placement/region"))
-            .header("X-aws-ec2-metadata-token", token.trim())
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        anyhow::Ok(region.trim().to_string())
-    };
-    let region = tokio::time::timeout(timeout, ask)
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within {:.1}s", timeout.as_secs_f64()))
-        .and_then(|answer| answer)
-        .with_context(|| {
-            format!("reading the instance's region from IMDS at {base} (or pass --region)")
-        })?;
-    if region.is_empty()
-        || !region
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        anyhow::bail!("IMDS at {base} gave an unusable region `{region}`; pass --region");
-    }
-    Ok(region)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::source::tests::{ok, serve};
 
     fn ranges() -> IpRanges {
         IpRanges::parse(
@@ -289,24 +234,5 @@ mod tests {
             .resolve(&old)
             .unwrap_err();
         assert!(err.to_string().contains("no network_border_group"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn instance_region_comes_from_imdsv2_with_a_token() {
-        let server = serve(vec![ok("TOKEN123", ""), ok("eu-west-1", "")]).await;
-        let base = server.url.trim_end_matches("/ip-ranges.json").to_string();
-        let region = instance_region(&base, Duration::from_secs(5)).await;
-        assert_eq!(region.unwrap(), "eu-west-1");
-        let requests = server.requests.lock().unwrap();
-        assert!(
-            requests[0].starts_with("PUT /latest/api/token"),
-            "{}",
-            requests[0]
-        );
-        assert!(
-            requests[1].contains("x-aws-ec2-metadata-token: TOKEN123"),
-            "{}",
-            requests[1]
-        );
     }
 }
