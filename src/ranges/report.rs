@@ -31,31 +31,43 @@ impl SourceDto {
 /// `ranges list --format json`.
 #[derive(Debug, Serialize)]
 pub struct ListReport {
+    /// The JSON contract version (1).
     pub schema_version: u32,
+    /// `syncToken` of the data used.
     pub sync_token: Option<String>,
+    /// `createDate` of the data used.
     pub create_date: Option<String>,
+    /// Where the data came from.
     pub source: SourceDto,
+    /// The filters.
     pub selection: SelectionDto,
     /// CIDRs in the exact aggregation, all families.
     pub exact_count: usize,
     /// The CIDRs to allow, IPv4 first: the exact list, or its merge into the budget.
     pub cidrs: Vec<String>,
+    /// The rule budget, when one was set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetDto>,
     /// Addresses the CIDRs admit outside the selection, as a decimal string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_addresses: Option<String>,
+    /// Who the extra addresses belong to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_owners: Option<OwnersDto>,
+    /// Per address family.
     pub families: Vec<FamilyDto>,
+    /// Entries skipped while loading.
     pub warnings: Vec<String>,
 }
 
 /// The filters of a listing.
 #[derive(Debug, Serialize)]
 pub struct SelectionDto {
+    /// Services kept, or in the file.
     pub services: Vec<String>,
+    /// Regions kept.
     pub regions: Vec<String>,
+    /// Network border groups kept.
     pub border_groups: Vec<String>,
     /// `ipv4`, `ipv6` or `both`.
     pub families: &'static str,
@@ -90,8 +102,11 @@ pub struct OwnersDto {
 /// Extra addresses of one service and region.
 #[derive(Debug, Serialize)]
 pub struct OwnerDto {
+    /// The service as published.
     pub service: String,
+    /// The region as published.
     pub region: String,
+    /// Addresses, as a decimal string.
     pub addresses: String,
 }
 
@@ -100,19 +115,28 @@ pub struct OwnerDto {
 pub struct FamilyDto {
     /// `ipv4` or `ipv6`.
     pub family: &'static str,
+    /// CIDRs in the exact aggregation.
     pub exact_count: usize,
+    /// CIDRs after the merge.
     pub cidr_count: usize,
+    /// Addresses admitted outside the selection, as a decimal string.
     pub extra_addresses: String,
+    /// The CIDRs to allow.
     pub cidrs: Vec<String>,
 }
 
 /// `ranges lookup --format json`.
 #[derive(Debug, Serialize)]
 pub struct LookupReport {
+    /// The JSON contract version (1).
     pub schema_version: u32,
+    /// `syncToken` of the data used.
     pub sync_token: Option<String>,
+    /// `createDate` of the data used.
     pub create_date: Option<String>,
+    /// Where the data came from.
     pub source: SourceDto,
+    /// One per address looked up.
     pub results: Vec<LookupResultDto>,
 }
 
@@ -133,69 +157,104 @@ pub struct LookupResultDto {
 /// One published entry.
 #[derive(Debug, Serialize)]
 pub struct MatchDto {
+    /// The published CIDR.
     pub prefix: String,
+    /// The service as published.
     pub service: String,
+    /// The region as published.
     pub region: String,
+    /// The border group; `null` in files published before 2020.
     pub network_border_group: Option<String>,
 }
 
 /// `ranges update --format json`.
 #[derive(Debug, Serialize)]
 pub struct UpdateReport {
+    /// The JSON contract version (1).
     pub schema_version: u32,
+    /// `syncToken` of the data used.
     pub sync_token: Option<String>,
+    /// `createDate` of the data used.
     pub create_date: Option<String>,
+    /// The file.
     pub path: String,
     /// True when the server said the cached copy is current.
     pub not_modified: bool,
+    /// `syncToken` of the cached copy before the update.
     pub old_sync_token: Option<String>,
+    /// `syncToken` of the cached copy now.
     pub new_sync_token: Option<String>,
+    /// What the file lacks compared with the current format.
     pub lacks: Vec<String>,
+    /// Entries skipped while loading.
     pub warnings: Vec<String>,
 }
 
 /// `ranges diff --format json`.
 #[derive(Debug, Serialize)]
 pub struct DiffReport {
+    /// The JSON contract version (1).
     pub schema_version: u32,
+    /// The older file.
     pub old: FileDto,
+    /// The newer file.
     pub new: FileDto,
+    /// Prefixes added, all groups.
     pub added_count: usize,
+    /// Prefixes removed, all groups.
     pub removed_count: usize,
+    /// Per service and region, only those that changed.
     pub changes: Vec<ChangeDto>,
 }
 
 /// One file of a diff.
 #[derive(Debug, Serialize)]
 pub struct FileDto {
+    /// The file.
     pub path: String,
+    /// `syncToken` of the data used.
     pub sync_token: Option<String>,
+    /// `createDate` of the data used.
     pub create_date: Option<String>,
 }
 
 /// The changes of one service in one region.
 #[derive(Debug, Serialize)]
 pub struct ChangeDto {
+    /// The service as published.
     pub service: String,
+    /// The region as published.
     pub region: String,
+    /// Prefixes only in the newer file.
     pub added: Vec<String>,
+    /// Prefixes only in the older file.
     pub removed: Vec<String>,
 }
 
 /// `ranges info --format json`.
 #[derive(Debug, Serialize)]
 pub struct InfoReport {
+    /// The JSON contract version (1).
     pub schema_version: u32,
+    /// `syncToken` of the data used.
     pub sync_token: Option<String>,
+    /// `createDate` of the data used.
     pub create_date: Option<String>,
+    /// Where the data came from.
     pub source: SourceDto,
+    /// Seconds since `createDate`.
     pub age_seconds: Option<i64>,
     /// True when the data is older than a week.
     pub stale: bool,
+    /// IPv4 entries.
     pub ipv4_prefixes: usize,
+    /// IPv6 entries.
     pub ipv6_prefixes: usize,
+    /// Services kept, or in the file.
     pub services: Vec<String>,
+    /// What the file lacks compared with the current format.
     pub lacks: Vec<String>,
+    /// Entries skipped while loading.
     pub warnings: Vec<String>,
     /// Sources tried that failed.
     pub problems: Vec<String>,
