@@ -148,6 +148,24 @@ impl Rendering<'_> {
     }
 }
 
+/// Warns when an unbudgeted listing needs more rules than a network ACL holds by default.
+fn warn_past_nacl_quota(rendering: &Rendering) {
+    let per_cidr = rendering.args.ports.0.len();
+    for family in rendering.listings {
+        let rules = family.cidrs.len() * per_cidr;
+        if rules > DEFAULT_NACL_RULES {
+            tracing::warn!(
+                "{} needs {rules} outbound rules, more than the {DEFAULT_NACL_RULES} a network \
+                 ACL holds per direction; add --nacl to merge into the budget",
+                family.name()
+            );
+        }
+    }
+}
+
+/// Rules per direction per family a network ACL holds without a quota increase.
+pub const DEFAULT_NACL_RULES: usize = 20;
+
 /// Renders the listing in the chosen format.
 pub fn render(rendering: &Rendering) -> anyhow::Result<String> {
     let sg = rendering.args.format == ListFormat::Sg
@@ -159,6 +177,8 @@ pub fn render(rendering: &Rendering) -> anyhow::Result<String> {
         for line in rendering.prefix_list_note() {
             tracing::warn!("{line}");
         }
+    } else if rendering.budget.is_none() && rendering.args.format != ListFormat::Plain {
+        warn_past_nacl_quota(rendering);
     }
     match rendering.args.format {
         ListFormat::Plain => Ok(plain::render(rendering)),
