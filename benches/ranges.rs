@@ -186,7 +186,7 @@ fn row(work: &str, ours: Duration, other: Option<Duration>, who: &str) {
     let ratio = other.map_or("-".to_string(), |d| {
         format!("{:.1}x", d.as_secs_f64() / ours.as_secs_f64().max(1e-12))
     });
-    println!("{work:<34} {:>14} {other_text:>14} {ratio:>9}", show(ours));
+    println!("{work:<34} {:>14} {other_text:>24} {ratio:>9}", show(ours));
 }
 
 fn show(d: Duration) -> String {
