@@ -39,7 +39,7 @@ fn main() {
         BATCH
     );
     println!(
-        "{:<34} {:>14} {:>14} {:>9}",
+        "{:<34} {:>14} {:>24} {:>9}",
         "work", "egress-probe", "other", "ratio"
     );
 
