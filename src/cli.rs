@@ -38,6 +38,8 @@ pub enum Command {
     Repos(crate::yum::Args),
     /// Print an S3 endpoint policy for the account's buckets and the repositories' buckets.
     Policy(crate::policy::Args),
+    /// AWS address space for firewall rules: lookup, list within a rule budget, update, diff, info.
+    Ranges(Box<crate::ranges::Args>),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -62,5 +64,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => crate::check::run(*args),
         Command::Repos(args) => crate::yum::run(args),
         Command::Policy(args) => crate::policy::run(args),
+        Command::Ranges(args) => crate::ranges::run(*args),
     }
 }

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod output;
 pub mod policy;
 pub mod probe;
+pub mod ranges;
 pub mod report;
 pub mod verdict;
 pub mod yum;
