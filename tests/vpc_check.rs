@@ -390,3 +390,49 @@ fn table_report_and_output_file() {
         "no colour when not a terminal"
     );
 }
+
+#[test]
+fn ip_ranges_downloaded_once_then_read_from_the_cache() {
+    let Some(world) = World::up("chdl", &Options::new()) else {
+        return;
+    };
+    let ca = world.ca_file();
+    let args = [
+        "check",
+        "--format",
+        "json",
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ];
+    let first = world.run_probe(&args);
+    let first: Value = serde_json::from_str(&first.stdout).expect(&first.stderr);
+    assert_eq!(
+        first["ip_ranges"]["source"], "download",
+        "{:#}",
+        first["ip_ranges"]
+    );
+    assert_eq!(first["ip_ranges"]["sync_token"], "1764504000");
+    let regional = target(&first, "s3-regional");
+    assert_eq!(
+        regional["dns"]["addresses"][0]["aws"]["region"],
+        "us-west-2"
+    );
+
+    let second = world.run_probe(&args);
+    let second: Value = serde_json::from_str(&second.stdout).expect(&second.stderr);
+    assert_eq!(second["ip_ranges"]["source"], "cache");
+
+    let offline = world.run_probe(&[
+        "check",
+        "--format",
+        "json",
+        "--offline",
+        "--region",
+        "us-west-2",
+    ]);
+    let offline: Value = serde_json::from_str(&offline.stdout).expect(&offline.stderr);
+    assert_eq!(
+        offline["ip_ranges"]["source"], "cache",
+        "the cache needs no network"
+    );
+}

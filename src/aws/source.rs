@@ -51,6 +51,8 @@ pub struct SourceOptions {
     pub download: bool,
     /// The deadline for a download, connection and body together.
     pub timeout: Duration,
+    /// Trust anchors besides the built-in roots (`--ca-file`).
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl Default for SourceOptions {
@@ -61,6 +63,7 @@ impl Default for SourceOptions {
             cache_dir: None,
             download: false,
             timeout: Duration::from_secs(10),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -294,10 +297,16 @@ fn store(cache: &Path, bytes: &[u8], validators: &Validators) -> anyhow::Result<
 }
 
 /// An HTTP client with rustls on ring and the webpki roots, and an overall deadline.
-pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+pub fn http_client(
+    timeout: Duration,
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> anyhow::Result<reqwest::Client> {
     crate::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in extra_roots {
+        roots.add(root.clone()).context("adding a trust anchor")?;
+    }
     let tls = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -328,7 +337,7 @@ async fn download(
 }
 
 async fn fetch(opts: &SourceOptions, validators: Option<&Validators>) -> anyhow::Result<Fetched> {
-    let client = http_client(opts.timeout)?;
+    let client = http_client(opts.timeout, &opts.extra_roots)?;
     let mut request = client.get(&opts.url);
     if let Some(validators) = validators {
         if let Some(etag) = &validators.etag {
@@ -479,6 +488,7 @@ pub(crate) mod tests {
             cache_dir: Some(dir.to_path_buf()),
             download: true,
             timeout: Duration::from_millis(timeout_ms),
+            extra_roots: Vec::new(),
         }
     }
 

@@ -221,6 +221,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         cache_dir: None,
         download: !args.offline,
         timeout: Duration::from_secs(3).min(run_deadline),
+        extra_roots: ca_certificates.clone(),
     };
     // Loading a large file must not starve the IMDS deadlines: it gets its own task.
     let loading = tokio::spawn(async move { crate::aws::source::obtain(&ranges_options).await });

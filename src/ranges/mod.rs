@@ -80,6 +80,7 @@ impl SourceArgs {
             cache_dir: self.cache_dir.clone(),
             download: download && !self.offline,
             timeout: self.deadline(),
+            extra_roots: Vec::new(),
         }
     }
 
