@@ -204,4 +204,6 @@ pub struct TargetEvidence {
     pub dns: DnsEvidence,
     /// One entry per probed address and port.
     pub ports: Vec<PortEvidence>,
+    /// The same request through the environment's proxy (`--via-proxy`).
+    pub via_proxy: Option<crate::probe::proxy::ViaProxy>,
 }

@@ -89,6 +89,11 @@ pub struct Args {
     #[arg(long)]
     pub no_repos: bool,
 
+    /// Also send each request through the proxy the environment names (HTTPS_PROXY, ...),
+    /// as a separate check beside the direct probes.
+    #[arg(long)]
+    pub via_proxy: bool,
+
     /// A directory of extra catalog files (*.toml, same form as the built-in catalog).
     #[arg(long, env = "EGRESS_PROBE_PROBES", value_name = "DIR")]
     pub probes: Option<PathBuf>,
@@ -274,7 +279,12 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         hosts_path: PathBuf::from("/etc/hosts"),
         budget,
     });
-    let evidence = probe::run(probes, expanded.targets).await;
+    let verifier_for_proxy = probes.verifier.clone();
+    let mut evidence = probe::run(probes, expanded.targets).await;
+    if args.via_proxy {
+        let missing = through_proxy(&mut evidence, &verifier_for_proxy, budget).await;
+        skipped.extend(missing);
+    }
 
     let proxy_env = proxy_environment();
     let host_facts = HostFacts {
@@ -315,6 +325,43 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
             exit_code,
         ),
     })
+}
+
+/// Sends every target's request through the environment's proxy; returns a line when there
+/// is no proxy to go through.
+async fn through_proxy(
+    evidence: &mut [crate::evidence::TargetEvidence],
+    verifier: &Arc<rustls::client::WebPkiServerVerifier>,
+    budget: Budget,
+) -> Option<String> {
+    let mut set = tokio::task::JoinSet::new();
+    for (index, target) in evidence.iter().enumerate() {
+        let scheme = target
+            .target
+            .configured_scheme
+            .as_deref()
+            .unwrap_or("https");
+        let Some(proxy) = probe::proxy::from_environment(scheme) else {
+            continue;
+        };
+        let (target, verifier) = (target.target.clone(), verifier.clone());
+        set.spawn(async move {
+            let shown = hide_credentials(&proxy);
+            (
+                index,
+                probe::proxy::probe(&target, &proxy, &verifier, &budget, shown).await,
+            )
+        });
+    }
+    if set.is_empty() {
+        return Some("--via-proxy: no proxy variable is set".to_string());
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Ok((index, result)) = joined {
+            evidence[index].via_proxy = Some(result);
+        }
+    }
+    None
 }
 
 /// Adds the repositories' hosts; a host the catalog already probes takes the configured

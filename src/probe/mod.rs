@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod dns;
+pub mod proxy;
 pub mod s3xml;
 
 use std::future::Future;
@@ -131,6 +132,7 @@ fn empty(target: Target) -> TargetEvidence {
         target,
         dns: DnsEvidence::default(),
         ports: Vec::new(),
+        via_proxy: None,
     }
 }
 

@@ -102,6 +102,18 @@ pub struct TargetDto {
     pub cross_region: Option<bool>,
     pub ports: Vec<PortDto>,
     pub plaintext: bool,
+    pub via_proxy: Option<ViaProxyDto>,
+}
+
+/// The request sent through the environment's proxy.
+#[derive(Debug, Serialize)]
+pub struct ViaProxyDto {
+    pub proxy: String,
+    pub url: String,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    pub error: Option<String>,
+    pub ms: u64,
 }
 
 /// What the hostname itself says.
@@ -389,6 +401,14 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
         cross_region,
         plaintext: configured_http && evidence.ports.iter().any(PortEvidence::exchanged_in_clear),
         ports: evidence.ports.iter().map(port_dto).collect(),
+        via_proxy: evidence.via_proxy.as_ref().map(|via| ViaProxyDto {
+            proxy: via.proxy.clone(),
+            url: via.url.clone(),
+            status: via.status,
+            request_id: via.request_id.clone(),
+            error: via.error.clone(),
+            ms: via.ms,
+        }),
     }
 }
 
@@ -528,6 +548,7 @@ mod tests {
         };
         let ip = "203.0.113.10".parse().unwrap();
         let evidence = TargetEvidence {
+            via_proxy: None,
             name_info: crate::aws::hostname::parse(&target.host),
             target,
             dns: DnsEvidence {

@@ -76,6 +76,7 @@ fn evidence(
             ..DnsEvidence::default()
         },
         ports,
+        via_proxy: None,
     }
 }
 
