@@ -412,10 +412,25 @@ fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     if !is_s3(target) {
         return;
     }
-    let denied = target.ports.iter().find_map(|port| {
-        let http = port.http.as_ref()?;
-        (http.status == Some(403)).then_some((port, http))
-    });
+    let refusals: Vec<_> = target
+        .ports
+        .iter()
+        .filter_map(|port| {
+            let http = port.http.as_ref()?;
+            (http.status == Some(403)).then_some((port, http))
+        })
+        .collect();
+    // The most telling refusal wins: one that names the policy type (a signed request's).
+    let names_policy = |http: &&crate::evidence::HttpEvidence| {
+        http.s3_error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("VPC endpoint policy"))
+    };
+    let denied = refusals
+        .iter()
+        .find(|(_, http)| names_policy(http))
+        .or(refusals.first())
+        .copied();
     let Some((port, http)) = denied else { return };
     let message = http.s3_error_message.as_deref().unwrap_or("");
     let mut finding = if message.contains("VPC endpoint policy") {

@@ -350,6 +350,12 @@ fn tls_server_that_stalls_after_the_handshake() {
     assert!(https["http"]["status"].is_null());
     let error = https["http"]["error"].as_str().unwrap();
     assert!(error == "timeout" || error == "run-deadline", "{error}");
+    let unreachable = findings(&report, "unreachable");
+    assert!(
+        unreachable.iter().any(|f| f["target"] == "s3-regional"
+            && f["message"].as_str().unwrap().contains("no HTTP answer")),
+        "a server that stalls after the handshake is not reachable: {unreachable:#?}"
+    );
     assert_eq!(
         port(target(&report, "s3-regional"), "203.0.113.10", 80)["http"]["status"],
         307
@@ -435,4 +441,42 @@ fn ip_ranges_downloaded_once_then_read_from_the_cache() {
         offline["ip_ranges"]["source"], "cache",
         "the cache needs no network"
     );
+}
+
+#[test]
+fn signed_requests_learn_which_policy_denied_them() {
+    let opts = Options::new().bucket("ownbkt", "owner-endpoint-deny");
+    let Some(world) = World::up("chsg", &opts) else {
+        return;
+    };
+
+    let (_, anonymous) = check(&world, &["--bucket", "ownbkt"]);
+    let denied: Vec<_> = findings(&anonymous, "access-denied")
+        .into_iter()
+        .filter(|f| f["target"] == "bucket:ownbkt")
+        .collect();
+    assert_eq!(denied.len(), 1, "{:#}", anonymous["findings"]);
+    assert!(findings(&anonymous, "endpoint-policy-denied").is_empty());
+
+    let run = world.run_check(&["--bucket", "ownbkt", "--sign"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let signed = run.json.expect("JSON");
+    let policy = findings(&signed, "endpoint-policy-denied");
+    assert_eq!(policy.len(), 1, "{:#}", signed["findings"]);
+    assert_eq!(policy[0]["target"], "bucket:ownbkt");
+    // Port 80 is never signed: the session token would travel in clear.
+    let bucket = target(&signed, "bucket:ownbkt");
+    assert_eq!(
+        port(bucket, "203.0.113.10", 80)["http"]["s3_error_code"],
+        "AccessDenied"
+    );
+    for secret in [
+        "worldSecretKeyNeverPrinted",
+        "worldSessionTokenNeverPrinted",
+    ] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} leaked"
+        );
+    }
 }

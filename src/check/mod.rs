@@ -89,6 +89,11 @@ pub struct Args {
     #[arg(long)]
     pub no_repos: bool,
 
+    /// Sign the requests to your own buckets (--bucket) with the instance role's credentials,
+    /// so S3 names the policy type that denies them.
+    #[arg(long)]
+    pub sign: bool,
+
     /// Also send each request through the proxy the environment names (HTTPS_PROXY, ...),
     /// as a separate check beside the direct probes.
     #[arg(long)]
@@ -248,6 +253,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         domain: domain.clone(),
     };
     let mut expanded = catalog::expand(&sources, &additions, &context)?;
+    let mut skipped = expanded.skipped.clone();
 
     let repo_run = if args.no_repos {
         repos::RepoRun::default()
@@ -266,9 +272,23 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
     };
     merge_repo_targets(&mut expanded.targets, repos::targets(&repo_run));
 
+    let signing = match (args.sign, &region) {
+        (false, _) => None,
+        (true, None) => {
+            skipped.push("--sign: no region known to sign for".into());
+            None
+        }
+        (true, Some(region)) => match imds::role_credentials(&imds_config).await {
+            Ok(credentials) => Some((credentials, region.clone())),
+            Err(why) => {
+                skipped.push(format!("--sign: {why}; requests go unsigned"));
+                None
+            }
+        },
+    };
+
     let dns = probe::dns::Dns::from_system(budget.step);
     let resolvers = dns.servers().collect();
-    let mut skipped = expanded.skipped.clone();
     skipped.extend(dns.problem.clone());
     let ranges_facts = ranges_facts(&loaded);
     let probes = Arc::new(Probes {
@@ -278,6 +298,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         vpc_cidrs: imds.facts.vpc_cidrs.clone(),
         hosts_path: PathBuf::from("/etc/hosts"),
         budget,
+        signing,
     });
     let verifier_for_proxy = probes.verifier.clone();
     let mut evidence = probe::run(probes, expanded.targets).await;

@@ -305,6 +305,39 @@ pub async fn query(config: &ImdsConfig) -> ImdsReport {
     report
 }
 
+/// The instance role's temporary credentials, for `--sign`: the role named by
+/// `iam/security-credentials/`, then its document. The error says what is missing, never a secret.
+pub async fn role_credentials(
+    config: &ImdsConfig,
+) -> Result<crate::probe::sign::RoleCredentials, String> {
+    crate::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(config.step_timeout)
+        .timeout(config.step_timeout)
+        .build()
+        .map_err(|err| err.to_string())?;
+    let mut client = Client {
+        http,
+        base: config.endpoint.clone(),
+        token: None,
+    };
+    if let Answer::Body(token) = client.token().await {
+        client.token = Some(token.trim().to_string());
+    }
+    let role = client
+        .text("meta-data/iam/security-credentials/")
+        .await
+        .and_then(|list| list.lines().next().map(str::to_string))
+        .ok_or("the instance has no role (iam/security-credentials/ is empty)")?;
+    let document = client
+        .text(&format!("meta-data/iam/security-credentials/{role}"))
+        .await
+        .ok_or_else(|| format!("no credentials for the role {role}"))?;
+    serde_json::from_str(&document)
+        .map_err(|err| format!("the credentials of the role {role} are not JSON: {err}"))
+}
+
 fn report_with(mut report: ImdsReport, state: ImdsState) -> ImdsReport {
     report.state = state;
     report

@@ -32,6 +32,8 @@ pub struct Request {
     pub host: String,
     /// Path requested.
     pub path: String,
+    /// Extra headers sent over TLS only (a SigV4 signature with `--sign`).
+    pub tls_headers: Vec<(String, String)>,
 }
 
 /// Probes `address:port`: TCP, TLS when the port is 443, then HTTP.
@@ -74,7 +76,11 @@ pub async fn probe(
     let _ = stream.set_nodelay(true);
 
     if port != 443 {
-        evidence.http = Some(exchange(stream, request, budget).await);
+        let plain = Request {
+            tls_headers: Vec::new(),
+            ..request.clone()
+        };
+        evidence.http = Some(exchange(stream, &plain, budget).await);
         return evidence;
     }
     let (tls, stream) = handshake(stream, &request.host, verifier, budget).await;
@@ -268,13 +274,17 @@ where
         .map_err(protocol)?;
     let driver = tokio::spawn(connection);
 
-    let outgoing = http::Request::get(request.path.as_str())
+    let mut builder = http::Request::get(request.path.as_str())
         .header(http::header::HOST, request.host.as_str())
         .header(
             http::header::USER_AGENT,
             concat!("egress-probe/", env!("CARGO_PKG_VERSION")),
         )
-        .header(http::header::ACCEPT, "*/*")
+        .header(http::header::ACCEPT, "*/*");
+    for (name, value) in &request.tls_headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let outgoing = builder
         .body(Empty::<Bytes>::new())
         .map_err(|err| Failure::new(FailureClass::Other, err.to_string()))?;
     let response = sender.send_request(outgoing).await.map_err(|err| {

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod dns;
 pub mod proxy;
 pub mod s3xml;
+pub mod sign;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -72,6 +73,28 @@ pub struct Probes {
     pub hosts_path: std::path::PathBuf,
     /// Deadlines.
     pub budget: Budget,
+    /// Credentials and region for signing requests to the user's own buckets (`--sign`).
+    pub signing: Option<(sign::RoleCredentials, String)>,
+}
+
+/// The SigV4 headers for a user's bucket, when `--sign` gave credentials.
+fn signature(probes: &Probes, target: &Target) -> Vec<(String, String)> {
+    let Some((credentials, region)) = &probes.signing else {
+        return Vec::new();
+    };
+    let own_bucket =
+        target.origin == crate::catalog::Origin::User && target.bucket.is_some() && !target.canary;
+    if !own_bucket {
+        return Vec::new();
+    }
+    let now = std::time::SystemTime::now();
+    match sign::s3_get_headers(credentials, region, &target.host, &target.path, now) {
+        Ok(headers) => headers,
+        Err(err) => {
+            tracing::warn!(target = %target.name, %err, "request not signed");
+            Vec::new()
+        }
+    }
 }
 
 /// The certificates of `--ca-file`, checked; empty without the flag.
@@ -143,6 +166,7 @@ async fn probe_target(probes: &Probes, target: Target) -> TargetEvidence {
     let request = conn::Request {
         host: evidence.target.host.clone(),
         path: evidence.target.path.clone(),
+        tls_headers: signature(probes, &evidence.target),
     };
     let mut set = JoinSet::new();
     for address in &evidence.dns.addresses {

@@ -84,7 +84,7 @@ IDLE_TIMEOUT = 30.0
 HOLD_LIMIT = 300.0
 MAX_BODY = 64 * 1024
 
-BUCKET_MODES = ("public", "private", "endpoint-deny", "redirect:REGION", "missing", "not-xml",
+BUCKET_MODES = ("public", "private", "endpoint-deny", "owner-endpoint-deny", "redirect:REGION", "missing", "not-xml",
                 "repo", "repo-deny", "repo-elsewhere:REGION")
 
 S3_DOC_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -345,8 +345,9 @@ class S3App(App):
             name, _, key = req.path.lstrip("/").partition("/")
             if not name:
                 return Response(307, self.amz(rid, hid) + [("Location", "https://aws.amazon.com/s3/")])
-            return self.bucket_response(rid, hid, name, key, virtual=False)
-        return self.bucket_response(rid, hid, bucket, req.path.lstrip("/"), virtual=True)
+            return self.bucket_response(rid, hid, name, key, virtual=False, signed=signed(req))
+        return self.bucket_response(rid, hid, bucket, req.path.lstrip("/"), virtual=True,
+                                    signed=signed(req))
 
     @staticmethod
     def bucket_of_host(host: str) -> str | None:
@@ -368,8 +369,11 @@ class S3App(App):
         return Response(status, self.amz(rid, hid) + [("Content-Type", "application/xml"), *headers],
                         xml_doc("Error", fields))
 
-    def bucket_response(self, rid, hid, bucket, key, virtual) -> Response:
+    def bucket_response(self, rid, hid, bucket, key, virtual, signed=False) -> Response:
         mode = self.buckets.get(bucket, "missing")
+        if mode == "owner-endpoint-deny":
+            # S3 names the denying policy type only to the bucket owner's account.
+            mode = "endpoint-deny" if signed else "private"
         region_header = [("x-amz-bucket-region", self.region)]
         if mode == "public":
             return self.public(rid, hid, bucket, key)
@@ -447,6 +451,11 @@ class S3App(App):
 # --------------------------------------------------------------------------
 # STS and CloudFront
 # --------------------------------------------------------------------------
+
+
+def signed(req) -> bool:
+    """A SigV4-signed request (header form)."""
+    return req.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
 
 
 class StsApp(App):

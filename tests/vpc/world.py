@@ -42,6 +42,9 @@ Options of ``up`` (all composable):
                              KEY/mirror.list lists one mirror, KEY/repodata/repomd.xml answers;
                              repo-deny refuses repomd.xml naming the endpoint policy;
                              repo-elsewhere lists a mirror in REGION, path style) |
+                             owner-endpoint-deny (anonymous: plain Access Denied; signed:
+                             the message names the VPC endpoint policy, as S3 does for the
+                             owner's account) |
                              redirect:REGION | missing | not-xml. Unknown buckets
                              are 404 NoSuchBucket. The Amazon Linux repo hosts
                              (used whole as bucket names, as S3 does for CNAMEs)
@@ -205,7 +208,8 @@ DEFAULT_BUCKETS = {
 
 IMDS_MODES = ("ok", "none", "hop-limit", "disabled", "v1-only", "garbage", "hang")
 BUCKET_MODE_RE = re.compile(
-    r"^(public|private|endpoint-deny|missing|not-xml|redirect:[a-z0-9-]+|repo|repo-deny|repo-elsewhere:[a-z0-9-]+)$")
+    r"^(public|private|endpoint-deny|owner-endpoint-deny|missing|not-xml|redirect:[a-z0-9-]+|"
+    r"repo|repo-deny|repo-elsewhere:[a-z0-9-]+)$")
 
 
 @dataclass
@@ -219,6 +223,11 @@ class Options:
     tls_stall: bool = False
     buckets: dict[str, str] = field(default_factory=dict)
     fail_after: str | None = None  # testing hook: raise after this stage
+
+
+# The instance role's test credentials: tests assert these never appear in a report or a log.
+ROLE_SECRET = "worldSecretKeyNeverPrintedEXAMPLEKEY0001"
+ROLE_TOKEN = "worldSessionTokenNeverPrinted0001"
 
 
 def bucket_mode(spec: str) -> tuple[str, str]:
@@ -539,6 +548,10 @@ def imds_leaves(opts: Options) -> dict[str, str]:
         nic + "vpc-ipv4-cidr-block": VPC_CIDR,
         nic + "vpc-ipv4-cidr-blocks": VPC_CIDR,
         nic + "vpc-ipv6-cidr-blocks": "2001:db8:100::/56",
+        md + "iam/security-credentials/egress-probe-role": json.dumps({
+            "Code": "Success", "LastUpdated": "2026-11-30T12:00:00Z", "Type": "AWS-HMAC",
+            "AccessKeyId": "ASIAWORLDEXAMPLE", "SecretAccessKey": ROLE_SECRET,
+            "Token": ROLE_TOKEN, "Expiration": "2099-01-01T00:00:00Z"}),
         "/latest/dynamic/instance-identity/document": identity_document(),
         "/latest/dynamic/instance-identity/signature": "c2lnbmF0dXJlIG9mIHRoZSB0ZXN0IHdvcmxkIChub3QgdmFsaWQp",
         "/latest/dynamic/instance-identity/pkcs7": "cGtjczcgb2YgdGhlIHRlc3Qgd29ybGQgKG5vdCB2YWxpZCk=",
