@@ -13,6 +13,38 @@ use crate::exit::UsageError;
 /// The embedded default catalog.
 pub const DEFAULT: &str = include_str!("../probes/default.toml");
 
+/// The dated table of S3 name forms an interface endpoint's private DNS covers.
+pub const PRIVATE_DNS: &str = include_str!("../probes/interface-endpoint-dns.toml");
+
+/// What AWS documented about one hostname form and interface endpoint private DNS.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateDnsCoverage {
+    /// The hostname form (`s3-regional`, `s3-dualstack`, ...).
+    pub form: String,
+    /// Resolved into the VPC by private DNS.
+    pub covered: bool,
+    /// The date of the documentation this rests on.
+    pub as_of: String,
+    /// Where it is documented.
+    pub source: String,
+}
+
+/// The coverage entry of a hostname form, from the embedded dated table.
+pub fn private_dns_coverage(form: &str) -> Option<&'static PrivateDnsCoverage> {
+    #[derive(Deserialize)]
+    struct Table {
+        form: Vec<PrivateDnsCoverage>,
+    }
+    static TABLE: std::sync::OnceLock<Vec<PrivateDnsCoverage>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        toml::from_str::<Table>(PRIVATE_DNS)
+            .map(|table| table.form)
+            .unwrap_or_default()
+    });
+    table.iter().find(|entry| entry.form == form)
+}
+
 /// Where a target came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -506,6 +538,16 @@ mod tests {
             let result = expand(&[], &additions, &context(Some("us-west-2")));
             assert!(result.is_err(), "{additions:?}");
         }
+    }
+
+    #[test]
+    fn private_dns_table_is_dated_and_complete() {
+        let regional = private_dns_coverage("s3-regional").unwrap();
+        assert!(regional.covered);
+        assert_eq!(regional.as_of, "2023-06-15");
+        assert!(!private_dns_coverage("s3-dualstack").unwrap().covered);
+        assert!(!private_dns_coverage("s3-fips").unwrap().covered);
+        assert!(private_dns_coverage("sts-regional").is_none());
     }
 
     #[test]

@@ -180,6 +180,23 @@ pub(crate) fn endpoint_dns_gaps(targets: &[TargetEvidence], home: &str, drafts: 
             .iter()
             .any(|a| !a.in_vpc && a.aws.as_ref().is_some_and(|aws| aws.is_s3()));
         if s3_name && public_s3 && !target.dns.addresses.iter().any(|a| a.in_vpc) {
+            let form = target
+                .name_info
+                .as_ref()
+                .map(|info| info.form.as_str())
+                .unwrap_or("");
+            let documented = match crate::catalog::private_dns_coverage(form) {
+                Some(entry) if entry.covered => format!(
+                    "AWS documents {form} names as covered (as of {}): check that private DNS \
+                     is enabled for in-VPC clients, not only for inbound resolver endpoints",
+                    entry.as_of
+                ),
+                Some(entry) => format!(
+                    "AWS did not document {form} names as covered (as of {}; {})",
+                    entry.as_of, entry.source
+                ),
+                None => format!("no dated record of {form} names and private DNS"),
+            };
             drafts.push(Draft {
                 kind: "endpoint-dns-gap",
                 base: Severity::Warn,
@@ -189,9 +206,9 @@ pub(crate) fn endpoint_dns_gaps(targets: &[TargetEvidence], home: &str, drafts: 
                 address: None,
                 message: format!(
                     "{} resolves to public S3 addresses while s3.{home} resolves into the VPC: \
-                     the interface endpoint's private DNS does not cover this name (dual-stack, \
-                     FIPS, website and legacy names have been outside it), so its traffic takes \
-                     the gateway endpoint, NAT or internet gateway path instead",
+                     the interface endpoint's private DNS does not cover this name, so its \
+                     traffic takes the gateway endpoint, NAT or internet gateway path instead; \
+                     {documented}",
                     target.target.host
                 ),
             });
