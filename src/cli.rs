@@ -34,6 +34,9 @@ pub enum Command {
     /// Probe every S3 and package name this host depends on and judge the paths.
     #[command(after_help = EXIT_CODES)]
     Check(Box<crate::check::Args>),
+    /// What the VPC's flow logs say: REJECTs, plaintext, other regions, S3 paths, NAT.
+    #[command(after_help = EXIT_CODES)]
+    Flowlogs(Box<crate::flowlogs::Args>),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -56,5 +59,6 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Check(args) => crate::check::run(*args),
+        Command::Flowlogs(args) => crate::flowlogs::run(*args),
     }
 }

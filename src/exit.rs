@@ -25,6 +25,10 @@ pub struct UsageError(pub String);
 
 impl UsageError {
     /// Wraps a message as a usage error.
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "callers want the anyhow::Error directly"
+    )]
     pub fn new(message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(UsageError(message.into()))
     }

@@ -6,5 +6,6 @@ pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod exit;
+pub mod flowlogs;
 pub mod logging;
 pub mod output;

@@ -1,0 +1,640 @@
+//! The per-record analysis: which side is remote, what AWS service and region it is, and the
+//! tallies behind every report, kept in hash maps keyed by small ids on the hot path and turned
+//! into a named [`Summary`] once per worker.
+
+use std::net::IpAddr;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::aws::ipranges::IpRanges;
+use crate::flowlogs::filter::{Candidate, Filter};
+use crate::flowlogs::record::{Action, Direction, LogStatus, Record};
+use crate::flowlogs::summary::{
+    self, Counts, CrossKey, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
+};
+
+/// Ports below this are service ports; the rest are ephemeral (NAT gateways, ELB and Lambda use
+/// 1024-65535, Linux 32768-60999, Windows 49152-65535).
+pub const EPHEMERAL_FROM: u16 = 1024;
+
+/// ip-ranges grouped for attribution: each entry maps to a (service label, region) group.
+#[derive(Debug)]
+pub struct Attributor {
+    ranges: IpRanges,
+    entry_group: Vec<u32>,
+    groups: Vec<Group>,
+}
+
+/// One attribution outcome shared by many prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The services other than `AMAZON` joined by `+`, or `AMAZON` alone.
+    pub label: String,
+    /// The region of the longest match.
+    pub region: String,
+    /// Every service of the prefixes containing the address.
+    pub services: Vec<String>,
+}
+
+impl Attributor {
+    /// Groups every entry of `ranges` by the services containing it and its region.
+    pub fn new(ranges: IpRanges) -> Attributor {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: FxHashMap<(String, String), u32> = FxHashMap::default();
+        let mut entry_group = Vec::with_capacity(ranges.entries.len());
+
+        for entry in &ranges.entries {
+            let len = entry.prefix.prefix_len();
+            let mut services: Vec<String> = ranges
+                .lookup(entry.prefix.network())
+                .filter(|outer| outer.prefix.prefix_len() <= len)
+                .map(|outer| outer.service.clone())
+                .collect();
+            services.sort();
+            services.dedup();
+            let specific: Vec<&str> = services
+                .iter()
+                .map(String::as_str)
+                .filter(|service| *service != "AMAZON")
+                .collect();
+            let label = if specific.is_empty() {
+                "AMAZON".to_string()
+            } else {
+                specific.join("+")
+            };
+
+            let key = (label.clone(), entry.region.clone());
+            let id = *index.entry(key).or_insert_with(|| {
+                groups.push(Group {
+                    label,
+                    region: entry.region.clone(),
+                    services,
+                });
+                groups.len() as u32 - 1
+            });
+            entry_group.push(id);
+        }
+
+        Attributor {
+            ranges,
+            entry_group,
+            groups,
+        }
+    }
+
+    /// The group of an address, `None` when AWS publishes no prefix containing it.
+    #[inline]
+    pub fn group(&self, addr: IpAddr) -> Option<u32> {
+        let longest = *self.ranges.containing_indices(addr).first()?;
+        Some(self.entry_group[longest as usize])
+    }
+
+    /// The groups, indexed by id.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The ip-ranges data behind the groups.
+    pub fn ranges(&self) -> &IpRanges {
+        &self.ranges
+    }
+}
+
+/// What the user told the analysis, shared by every worker.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// The interfaces' own addresses (`--eni-addr`).
+    pub eni_addrs: FxHashSet<IpAddr>,
+    /// Interfaces known to be NAT gateways (`--nat-eni`).
+    pub nat_enis: FxHashSet<String>,
+    /// The log's region when records lack `region` (`--region`).
+    pub region: Option<String>,
+    /// Which records to keep.
+    pub filter: Filter,
+}
+
+/// Everything a worker reads and never changes.
+#[derive(Debug)]
+pub struct Context {
+    /// Attribution, when ip-ranges data is available.
+    pub attributor: Option<Attributor>,
+    /// The ip-ranges file the attribution came from.
+    pub source: Option<String>,
+    /// The options.
+    pub settings: Settings,
+}
+
+/// Names to small ids, remembering the last name looked up.
+#[derive(Debug, Default)]
+struct Interner {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    names: Vec<String>,
+    last: u32,
+}
+
+impl Interner {
+    #[inline]
+    fn id(&mut self, name: &[u8]) -> u32 {
+        if self
+            .names
+            .get(self.last as usize)
+            .is_some_and(|last| last.as_bytes() == name)
+        {
+            return self.last;
+        }
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.ids.insert(name.into(), id);
+                self.names.push(String::from_utf8_lossy(name).into_owned());
+                id
+            }
+        };
+        self.last = id;
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// The remote side in ids: scope, service label id, region id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Remote {
+    scope: Scope,
+    service: u32,
+    region: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RejectIds {
+    remote: Remote,
+    direction: Option<Direction>,
+    protocol: u8,
+    port: u16,
+    return_traffic: bool,
+    reason: u32,
+}
+
+/// Which side of a record is remote, and how sure that is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct View {
+    remote: IpAddr,
+    remote_is_src: bool,
+    direction: Option<Direction>,
+    rewrites_public: bool,
+}
+
+/// Size of the per-worker cache of IPv4 attributions (a power of two).
+const CACHE: usize = 1 << 12;
+
+/// Cache value: not an AWS address.
+const NOT_AWS: u32 = 1;
+
+/// One worker's running tallies.
+pub struct Tally<'c> {
+    ctx: &'c Context,
+    services: Interner,
+    regions: Interner,
+    interfaces: Interner,
+    reasons: Interner,
+    group_ids: Vec<(u32, u32)>,
+    cache: Vec<(u32, u32)>,
+    dash: u32,
+    no_region: u32,
+    unknown_region: u32,
+    summary: Summary,
+    rejects: FxHashMap<RejectIds, Counts>,
+    plaintext: FxHashMap<(Remote, Option<Direction>), Counts>,
+    cross_region: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
+    s3_paths: FxHashMap<(u32, Option<u8>, u32), Counts>,
+    talkers: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
+    seen: Vec<Seen>,
+}
+
+impl<'c> Tally<'c> {
+    /// A tally with the attribution groups already named.
+    pub fn new(ctx: &'c Context) -> Tally<'c> {
+        let mut services = Interner::default();
+        let mut regions = Interner::default();
+        let dash = services.id(b"-");
+        let no_region = regions.id(b"-");
+        let unknown_region = regions.id(b"unknown");
+        let group_ids = ctx
+            .attributor
+            .iter()
+            .flat_map(|attributor| attributor.groups())
+            .map(|group| {
+                (
+                    services.id(group.label.as_bytes()),
+                    regions.id(group.region.as_bytes()),
+                )
+            })
+            .collect();
+
+        Tally {
+            ctx,
+            services,
+            regions,
+            interfaces: Interner::default(),
+            reasons: Interner::default(),
+            group_ids,
+            cache: vec![(0, 0); CACHE],
+            dash,
+            no_region,
+            unknown_region,
+            summary: Summary::default(),
+            rejects: FxHashMap::default(),
+            plaintext: FxHashMap::default(),
+            cross_region: FxHashMap::default(),
+            s3_paths: FxHashMap::default(),
+            talkers: FxHashMap::default(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The id of the region a file's records belong to when they carry no `region` field.
+    pub fn region_id(&mut self, region: Option<&str>) -> Option<u32> {
+        region.map(|region| self.regions.id(region.as_bytes()))
+    }
+
+    /// Adds one record; `log_region` is the file's region when the record has none.
+    #[inline]
+    pub fn add(&mut self, record: &Record<'_>, log_region: Option<u32>) {
+        self.time(record.start, record.end);
+        match record.status {
+            LogStatus::NoData => return self.summary.nodata += 1,
+            LogStatus::SkipData => return self.summary.skipdata += 1,
+            LogStatus::Ok => {}
+        }
+        let (Some(src), Some(dst)) = (record.src, record.dst) else {
+            return self.summary.unaddressed += 1;
+        };
+
+        let view = self.view(record, src, dst);
+        let (remote, group) = self.remote(record, &view);
+        if !self.ctx.settings.filter.is_empty() && !self.passes(record, remote, group) {
+            return self.summary.filtered_out += 1;
+        }
+        self.summary.analysed += 1;
+
+        let interface = self.interface(record, view.rewrites_public);
+        let counts = Counts::one(record.packets, record.bytes);
+        *self
+            .talkers
+            .entry((interface, remote, view.direction))
+            .or_default() += counts;
+
+        match record.action {
+            Some(Action::Reject) => self.reject(record, remote, &view, counts),
+            Some(Action::Accept) => self.accepted(record, remote, &view, log_region, interface),
+            None => {}
+        }
+    }
+
+    #[inline]
+    fn time(&mut self, start: Option<u64>, end: Option<u64>) {
+        self.summary.first_start = summary::min_some(self.summary.first_start, start);
+        self.summary.last_end = self.summary.last_end.max(end);
+    }
+
+    /// Decides the remote side: rewritten `pkt-*` addresses, then `flow-direction`, then
+    /// `--eni-addr`, then which side is private, then which side AWS publishes.
+    #[inline]
+    fn view(&mut self, record: &Record<'_>, src: IpAddr, dst: IpAddr) -> View {
+        let remote_src = |direction| View {
+            remote: record.pkt_src.unwrap_or(src),
+            remote_is_src: true,
+            direction,
+            rewrites_public: false,
+        };
+        let remote_dst = |direction| View {
+            remote: record.pkt_dst.unwrap_or(dst),
+            remote_is_src: false,
+            direction,
+            rewrites_public: false,
+        };
+
+        if let Some(pkt_dst) = record.pkt_dst.filter(|pkt| *pkt != dst) {
+            let view = remote_dst(Some(Direction::Egress));
+            return View {
+                rewrites_public: !is_private(pkt_dst),
+                ..view
+            };
+        }
+        if let Some(pkt_src) = record.pkt_src.filter(|pkt| *pkt != src) {
+            let view = remote_src(Some(Direction::Ingress));
+            return View {
+                rewrites_public: !is_private(pkt_src),
+                ..view
+            };
+        }
+        match record.direction {
+            Some(Direction::Ingress) => return remote_src(Some(Direction::Ingress)),
+            Some(Direction::Egress) => return remote_dst(Some(Direction::Egress)),
+            None => {}
+        }
+
+        let own = &self.ctx.settings.eni_addrs;
+        if !own.is_empty() {
+            if own.contains(&dst) {
+                return remote_src(Some(Direction::Ingress));
+            }
+            if own.contains(&src) {
+                return remote_dst(Some(Direction::Egress));
+            }
+        }
+        match (is_private(src), is_private(dst)) {
+            (true, false) => return remote_dst(Some(Direction::Egress)),
+            (false, true) => return remote_src(Some(Direction::Ingress)),
+            (true, true) => return remote_dst(None),
+            (false, false) => {}
+        }
+        match (self.group(src).is_some(), self.group(dst).is_some()) {
+            (true, false) => remote_src(Some(Direction::Ingress)),
+            (false, true) => remote_dst(Some(Direction::Egress)),
+            _ => remote_dst(None),
+        }
+    }
+
+    /// The remote's scope, service and region, and its ip-ranges group.
+    #[inline]
+    fn remote(&mut self, record: &Record<'_>, view: &View) -> (Remote, Option<u32>) {
+        let field = if view.remote_is_src {
+            record.pkt_src_service
+        } else {
+            record.pkt_dst_service
+        };
+        if is_private(view.remote) {
+            let remote = Remote {
+                scope: Scope::Private,
+                service: self.dash,
+                region: self.no_region,
+            };
+            return (remote, None);
+        }
+
+        let group = self.group(view.remote);
+        if let Some(field) = field {
+            self.check_agreement(view.remote, field, group);
+            let region = group.map_or(self.unknown_region, |g| self.group_ids[g as usize].1);
+            let remote = Remote {
+                scope: Scope::Aws,
+                service: self.services.id(field),
+                region,
+            };
+            return (remote, group);
+        }
+
+        let remote = match group {
+            Some(group) => {
+                let (service, region) = self.group_ids[group as usize];
+                Remote {
+                    scope: Scope::Aws,
+                    service,
+                    region,
+                }
+            }
+            None if self.ctx.attributor.is_none() => Remote {
+                scope: Scope::Unattributed,
+                service: self.dash,
+                region: self.no_region,
+            },
+            None => Remote {
+                scope: Scope::Internet,
+                service: self.dash,
+                region: self.no_region,
+            },
+        };
+        (remote, group)
+    }
+
+    /// The ip-ranges group of an address, through a small cache for IPv4.
+    #[inline]
+    fn group(&mut self, addr: IpAddr) -> Option<u32> {
+        let attributor = self.ctx.attributor.as_ref()?;
+        let IpAddr::V4(v4) = addr else {
+            return attributor.group(addr);
+        };
+
+        let key = u32::from(v4);
+        let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE.trailing_zeros())) as usize;
+        let (cached_key, value) = self.cache[slot];
+        if value != 0 && cached_key == key {
+            return value.checked_sub(NOT_AWS + 1);
+        }
+        let group = attributor.group(addr);
+        self.cache[slot] = (key, group.map_or(NOT_AWS, |g| g + NOT_AWS + 1));
+        group
+    }
+
+    fn check_agreement(&mut self, addr: IpAddr, field: &[u8], group: Option<u32>) {
+        let Some(attributor) = &self.ctx.attributor else {
+            return;
+        };
+        let published = group.map(|g| &attributor.groups()[g as usize].services);
+        if published.is_some_and(|services| services.iter().any(|s| s.as_bytes() == field)) {
+            return;
+        }
+
+        self.summary.disagreements += 1;
+        if self.summary.disagreement_examples.len() < summary::EXAMPLES {
+            let said = published.map_or("no AWS prefix".to_string(), |s| s.join("+"));
+            self.summary.disagreement_examples.push(format!(
+                "{addr}: the record says {}, ip-ranges says {said}",
+                String::from_utf8_lossy(field)
+            ));
+        }
+    }
+
+    fn passes(&self, record: &Record<'_>, remote: Remote, group: Option<u32>) -> bool {
+        let mut names: Vec<&str> = vec![remote.scope.name(), self.services.name(remote.service)];
+        if let (Some(group), Some(attributor)) = (group, &self.ctx.attributor) {
+            names.extend(
+                attributor.groups()[group as usize]
+                    .services
+                    .iter()
+                    .map(String::as_str),
+            );
+        }
+        self.ctx.settings.filter.accepts(&Candidate {
+            action: record.action,
+            src_port: record.src_port,
+            dst_port: record.dst_port,
+            services: &names,
+            region: self.regions.name(remote.region),
+            interface: record.interface,
+        })
+    }
+
+    #[inline]
+    fn interface(&mut self, record: &Record<'_>, rewrites_public: bool) -> u32 {
+        let id = self.interfaces.id(record.interface);
+        if id as usize >= self.seen.len() {
+            self.seen.resize(id as usize + 1, Seen::default());
+        }
+        let seen = &mut self.seen[id as usize];
+        match record.instance {
+            Some(b"-") => seen.managed = true,
+            Some(_) => seen.instance = true,
+            None => {}
+        }
+        seen.rewrites_public |= rewrites_public;
+        id
+    }
+
+    fn reject(&mut self, record: &Record<'_>, remote: Remote, view: &View, counts: Counts) {
+        let (src_port, dst_port) = (record.src_port.unwrap_or(0), record.dst_port.unwrap_or(0));
+        let return_traffic = src_port < EPHEMERAL_FROM && dst_port >= EPHEMERAL_FROM;
+        let port = if return_traffic { src_port } else { dst_port };
+        let reason = match record.reject_reason {
+            Some(reason) => self.reasons.id(reason) + 1,
+            None => 0,
+        };
+        let key = RejectIds {
+            remote,
+            direction: view.direction,
+            protocol: record.protocol.unwrap_or(u8::MAX),
+            port,
+            return_traffic,
+            reason,
+        };
+        *self.rejects.entry(key).or_default() += counts;
+    }
+
+    fn accepted(
+        &mut self,
+        record: &Record<'_>,
+        remote: Remote,
+        view: &View,
+        log_region: Option<u32>,
+        interface: u32,
+    ) {
+        if remote.scope != Scope::Aws {
+            return;
+        }
+        let counts = Counts::one(record.packets, record.bytes);
+
+        let remote_port = if view.remote_is_src {
+            record.src_port
+        } else {
+            record.dst_port
+        };
+        if record.protocol == Some(6) && remote_port == Some(80) {
+            *self.plaintext.entry((remote, view.direction)).or_default() += counts;
+        }
+
+        let own = match record.region {
+            Some(region) => Some(self.regions.id(region)),
+            None => log_region,
+        };
+        let remote_region = self.regions.name(remote.region);
+        let elsewhere = remote_region != "GLOBAL" && remote_region != "unknown";
+        if let Some(own) = own.filter(|&own| elsewhere && own != remote.region) {
+            *self
+                .cross_region
+                .entry((own, remote, view.direction))
+                .or_default() += counts;
+        }
+
+        let is_s3 = self
+            .services
+            .name(remote.service)
+            .split('+')
+            .any(|s| s == "S3");
+        if is_s3 && view.direction == Some(Direction::Egress) {
+            *self
+                .s3_paths
+                .entry((interface, record.traffic_path, remote.region))
+                .or_default() += counts;
+        }
+    }
+
+    /// The tallies under names, ready to merge with other workers'.
+    pub fn finish(self) -> Summary {
+        let mut summary = self.summary;
+        let peer = |remote: Remote| Peer {
+            scope: remote.scope,
+            service: self.services.name(remote.service).to_string(),
+            region: self.regions.name(remote.region).to_string(),
+        };
+        let region = |id: u32| self.regions.name(id).to_string();
+        let interface = |id: u32| self.interfaces.name(id).to_string();
+
+        for (ids, counts) in self.rejects {
+            let reason = match ids.reason {
+                0 => String::new(),
+                id => self.reasons.name(id - 1).to_string(),
+            };
+            let key = RejectKey {
+                peer: peer(ids.remote),
+                direction: ids.direction,
+                protocol: ids.protocol,
+                port: ids.port,
+                return_traffic: ids.return_traffic,
+                reason,
+            };
+            *summary.rejects.entry(key).or_default() += counts;
+        }
+        for ((remote, direction), counts) in self.plaintext {
+            *summary
+                .plaintext
+                .entry((peer(remote), direction))
+                .or_default() += counts;
+        }
+        for ((own, remote, direction), counts) in self.cross_region {
+            let key = CrossKey {
+                log_region: region(own),
+                peer: peer(remote),
+                direction,
+            };
+            *summary.cross_region.entry(key).or_default() += counts;
+        }
+        for ((id, path, s3_region), counts) in self.s3_paths {
+            let key = PathKey {
+                interface: interface(id),
+                path,
+                region: region(s3_region),
+            };
+            *summary.s3_paths.entry(key).or_default() += counts;
+        }
+        for ((id, remote, direction), counts) in self.talkers {
+            let key = TalkKey {
+                interface: interface(id),
+                peer: peer(remote),
+                direction,
+            };
+            *summary.talkers.entry(key).or_default() += counts;
+        }
+        for (id, seen) in self.seen.into_iter().enumerate() {
+            *summary.interfaces.entry(interface(id as u32)).or_default() += seen;
+        }
+        summary
+    }
+}
+
+/// True for addresses that never leave a private network: RFC 1918, shared (100.64/10),
+/// loopback, link-local, unspecified; IPv6 unique-local, link-local, loopback.
+#[inline]
+pub fn is_private(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}

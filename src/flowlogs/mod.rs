@@ -1,0 +1,340 @@
+//! `egress-probe flowlogs`: what the VPC's own flow logs say about REJECTs, plaintext HTTP to
+//! AWS, other regions, S3 paths and NAT traffic, by AWS service and region. Streams files in
+//! parallel, one worker per core, memory flat in the size of the input.
+
+pub mod analysis;
+pub mod filter;
+pub mod format;
+pub mod input;
+pub mod record;
+pub mod report;
+pub mod scan;
+pub mod summary;
+pub mod synth;
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::aws::ipranges::IpRanges;
+use crate::exit::{Status, UsageError};
+use crate::flowlogs::analysis::{Attributor, Context, Settings, Tally};
+use crate::flowlogs::filter::{Filter, Term};
+use crate::flowlogs::format::{Format, Origin};
+use crate::flowlogs::input::Source;
+use crate::flowlogs::report::Report;
+use crate::flowlogs::scan::{FileReport, ScanOptions};
+use crate::flowlogs::summary::Summary;
+
+/// Arguments of `flowlogs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Flow-log files or directories (read recursively); `-` reads stdin. Plain or gzip.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Field names, space-separated, for files without a header line (CloudWatch Logs exports).
+    #[arg(long, value_name = "\"NAME ...\"")]
+    pub fields: Option<String>,
+
+    /// The log's own region, for records without a `region` field.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// An address of the logged interfaces, to tell the remote side without flow-direction.
+    #[arg(long = "eni-addr", value_name = "ADDR")]
+    pub eni_addrs: Vec<IpAddr>,
+
+    /// An interface of a NAT gateway (repeatable).
+    #[arg(long = "nat-eni", value_name = "ENI")]
+    pub nat_enis: Vec<String>,
+
+    /// Keep only matching records: action=, port=, service=, region=, interface= (repeatable).
+    #[arg(long = "filter", value_name = "KEY=VALUE[,VALUE]")]
+    pub filters: Vec<Term>,
+
+    /// Top talkers shown per interface role.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// The ip-ranges.json that attributes addresses to AWS services and regions.
+    #[arg(long, env = "EGRESS_PROBE_IP_RANGES", value_name = "FILE")]
+    pub ip_ranges: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Write the report to FILE (replaced atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Make the first bad line an error instead of counting it.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Exit 1 when the report has any of these (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FINDING")]
+    pub fail_on: Vec<FailOn>,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+}
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Tables for a terminal.
+    Table,
+    /// JSON for scripts (`schema_version` 1).
+    Json,
+}
+
+/// Findings that make the exit status 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any REJECT record.
+    Rejects,
+    /// Any inbound REJECT of return traffic from an AWS service.
+    NaclReturn,
+    /// Any accepted port-80 flow with an AWS service.
+    Plaintext,
+    /// Any accepted flow with another region.
+    CrossRegion,
+    /// Any S3 egress through another resource (traffic-path 1) or a NAT interface.
+    S3ViaNat,
+    /// Any bad line or unreadable input.
+    BadInput,
+}
+
+/// Runs `flowlogs`.
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    let options = ScanOptions {
+        fields: args
+            .fields
+            .as_deref()
+            .map(|text| Format::parse(text, Origin::Option))
+            .transpose()
+            .map_err(|err| UsageError::new(format!("--fields {err}")))?,
+        strict: args.strict,
+        region: args.region.clone(),
+    };
+    let ctx = context(&args)?;
+    let sources = input::collect(&args.paths)?;
+    if sources.is_empty() {
+        return Err(UsageError::new("no flow-log files in the paths given"));
+    }
+
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let (files, summary) = analyse(&sources, &ctx, &options, jobs)?;
+    refuse_parquet_only(&files)?;
+
+    let report = report::build(files, &summary, &ctx, args.top);
+    let text = match args.format {
+        OutputFormat::Table => report::table(&report),
+        OutputFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    match &args.output {
+        Some(path) => crate::output::write_atomic(path, text.as_bytes())?,
+        None => crate::output::print(&text)?,
+    }
+    Ok(status(&report, &args.fail_on))
+}
+
+/// The ip-ranges cache read when `--ip-ranges` is not given: `$EGRESS_PROBE_CACHE_DIR`, else
+/// `/var/cache/egress-probe` for root, else the user cache dir, each with `ip-ranges.json`.
+fn default_ip_ranges() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("EGRESS_PROBE_CACHE_DIR").filter(|dir| !dir.is_empty()) {
+        return Some(PathBuf::from(dir).join("ip-ranges.json"));
+    }
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").ok()?) == 0;
+    if root {
+        return Some(PathBuf::from("/var/cache/egress-probe/ip-ranges.json"));
+    }
+    dirs::cache_dir().map(|dir| dir.join("egress-probe").join("ip-ranges.json"))
+}
+
+/// The shared context: attribution data and the options that steer the analysis.
+fn context(args: &Args) -> anyhow::Result<Context> {
+    let (ranges, source) = match &args.ip_ranges {
+        Some(path) => {
+            let ranges = IpRanges::load(path)
+                .map_err(|err| UsageError::new(format!("--ip-ranges: {err:#}")))?;
+            (Some(ranges), Some(path.display().to_string()))
+        }
+        None => match default_ip_ranges().filter(|path| path.exists()) {
+            Some(path) => match IpRanges::load(&path) {
+                Ok(ranges) => (Some(ranges), Some(path.display().to_string())),
+                Err(err) => {
+                    tracing::warn!("ignoring the ip-ranges cache: {err:#}");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        },
+    };
+    if let Some(ranges) = &ranges {
+        for warning in &ranges.warnings {
+            tracing::warn!(%warning, "ip-ranges entry skipped");
+        }
+    }
+
+    Ok(Context {
+        attributor: ranges.map(Attributor::new),
+        source,
+        settings: Settings {
+            eni_addrs: args.eni_addrs.iter().copied().collect(),
+            nat_enis: args.nat_enis.iter().cloned().collect(),
+            region: args.region.clone(),
+            filter: Filter::new(args.filters.clone()),
+        },
+    })
+}
+
+/// Reads every source on `jobs` threads; the files in input order and the merged summary.
+pub fn analyse(
+    sources: &[Source],
+    ctx: &Context,
+    options: &ScanOptions,
+    jobs: usize,
+) -> anyhow::Result<(Vec<FileReport>, Summary)> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let read = Arc::new(AtomicU64::new(0));
+    let results: Mutex<Vec<(usize, anyhow::Result<FileReport>)>> = Mutex::new(Vec::new());
+    let workers = jobs.clamp(1, sources.len().max(1));
+
+    let summaries: Vec<Summary> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut tally = Tally::new(ctx);
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= sources.len() || stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let source = &sources[index];
+                        let result = scan::scan(source, options, &mut tally, read.clone(), &stop);
+                        if result.is_err() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        lock(&results).push((index, result));
+                    }
+                    tally.finish()
+                })
+            })
+            .collect();
+
+        watch(sources, &read, || handles.iter().all(|h| h.is_finished()));
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a flow-log worker panicked"))
+            .collect()
+    });
+
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(index, _)| *index);
+    let mut files = Vec::with_capacity(results.len());
+    for (_, result) in results {
+        files.push(result?);
+    }
+    let mut summary = Summary::default();
+    for part in summaries {
+        summary.merge(part);
+    }
+    Ok((files, summary))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Waits for the workers, showing a progress bar on a terminal once a second has passed.
+fn watch(sources: &[Source], read: &AtomicU64, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    while !done() {
+        std::thread::sleep(Duration::from_millis(50));
+        if bar.is_none() && started.elapsed() >= Duration::from_secs(1) {
+            bar = progress_bar(sources);
+        }
+        if let Some(bar) = &bar {
+            bar.set_position(read.load(Ordering::Relaxed));
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
+/// A byte-count bar on stderr, or nothing when stderr is not a terminal.
+fn progress_bar(sources: &[Source]) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total: Option<u64> = sources.iter().map(Source::size).sum();
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    let template = match total {
+        Some(_) => "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+        None => "{spinner} {bytes} read, {bytes_per_sec}",
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+/// Parquet inputs alone are refused: nothing could be read.
+fn refuse_parquet_only(files: &[FileReport]) -> anyhow::Result<()> {
+    let parquet = files
+        .iter()
+        .filter(|file| file.encoding == Some("parquet"))
+        .count();
+    if parquet > 0 && parquet == files.len() {
+        let message = files[0].error.clone().unwrap_or_default();
+        return Err(UsageError::new(format!("{}: {message}", files[0].path)))
+            .context("reading flow logs");
+    }
+    for file in files.iter().filter(|file| file.encoding == Some("parquet")) {
+        tracing::warn!(path = %file.path, "skipped: Parquet flow logs are not supported yet");
+    }
+    Ok(())
+}
+
+/// The exit status the `--fail-on` findings call for.
+fn status(report: &Report, fail_on: &[FailOn]) -> Status {
+    let found = |finding: &FailOn| match finding {
+        FailOn::Rejects => !report.rejects.is_empty(),
+        FailOn::NaclReturn => report.rejects.iter().any(|row| row.nacl_return_traffic),
+        FailOn::Plaintext => !report.plaintext.is_empty(),
+        FailOn::CrossRegion => !report.cross_region.is_empty(),
+        FailOn::S3ViaNat => report
+            .s3_paths
+            .iter()
+            .any(|row| row.traffic_path == Some(1) || row.interface_role == "nat"),
+        FailOn::BadInput => {
+            report.bad_lines > 0 || report.files.iter().any(|file| file.error.is_some())
+        }
+    };
+    if fail_on.iter().any(found) {
+        Status::Failing
+    } else {
+        Status::Clean
+    }
+}
