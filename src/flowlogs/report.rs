@@ -234,14 +234,15 @@ impl Role {
     }
 }
 
-/// The role of `interface` given what was seen of it.
+/// The role of `interface` given what was seen of it: an interface that names an instance is
+/// the instance's even when it rewrites addresses (a NAT instance).
 pub fn role(interface: &str, seen: Seen, ctx: &Context) -> Role {
     if ctx.settings.nat_enis.contains(interface) {
         Role::Nat("--nat-eni")
-    } else if seen.rewrites_public {
-        Role::Nat("address-rewrite")
     } else if seen.instance {
         Role::Instance
+    } else if seen.rewrites_public {
+        Role::Nat("address-rewrite")
     } else if seen.managed {
         Role::Managed
     } else {
