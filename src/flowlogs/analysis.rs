@@ -184,6 +184,7 @@ struct View {
     remote: IpAddr,
     remote_is_src: bool,
     direction: Option<Direction>,
+    rewritten: bool,
     rewrites_public: bool,
 }
 
@@ -209,8 +210,8 @@ pub struct Tally<'c> {
     rejects: FxHashMap<RejectIds, Counts>,
     plaintext: FxHashMap<(Remote, Option<Direction>), Counts>,
     cross_region: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
-    s3_paths: FxHashMap<(u32, Option<u8>, u32), Counts>,
-    talkers: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
+    s3_paths: FxHashMap<(u32, Option<u8>, u32, bool), Counts>,
+    talkers: FxHashMap<(u32, Remote, Option<Direction>, bool), Counts>,
     seen: Vec<Seen>,
 }
 
@@ -284,7 +285,7 @@ impl<'c> Tally<'c> {
         let counts = Counts::one(record.packets, record.bytes);
         *self
             .talkers
-            .entry((interface, remote, view.direction))
+            .entry((interface, remote, view.direction, view.rewritten))
             .or_default() += counts;
 
         match record.action {
@@ -300,34 +301,41 @@ impl<'c> Tally<'c> {
         self.summary.last_end = self.summary.last_end.max(end);
     }
 
-    /// Decides the remote side: rewritten `pkt-*` addresses, then `flow-direction`, then
-    /// `--eni-addr`, then which side is private, then which side AWS publishes.
+    /// Decides the remote side: where `pkt-*` addresses differ from `srcaddr`/`dstaddr` (a NAT
+    /// gateway or other intermediate interface) the public packet address, or else the
+    /// rewritten one; then `flow-direction`, `--eni-addr`, which side is private, and which
+    /// side AWS publishes.
     #[inline]
     fn view(&mut self, record: &Record<'_>, src: IpAddr, dst: IpAddr) -> View {
         let remote_src = |direction| View {
             remote: record.pkt_src.unwrap_or(src),
             remote_is_src: true,
             direction,
+            rewritten: false,
             rewrites_public: false,
         };
         let remote_dst = |direction| View {
             remote: record.pkt_dst.unwrap_or(dst),
             remote_is_src: false,
             direction,
+            rewritten: false,
             rewrites_public: false,
         };
 
-        if let Some(pkt_dst) = record.pkt_dst.filter(|pkt| *pkt != dst) {
-            let view = remote_dst(Some(Direction::Egress));
-            return View {
-                rewrites_public: !is_private(pkt_dst),
-                ..view
+        let rewritten_src = record.pkt_src.is_some_and(|pkt| pkt != src);
+        let rewritten_dst = record.pkt_dst.is_some_and(|pkt| pkt != dst);
+        if rewritten_src || rewritten_dst {
+            let (real_src, real_dst) =
+                (record.pkt_src.unwrap_or(src), record.pkt_dst.unwrap_or(dst));
+            let view = match (is_private(real_src), is_private(real_dst)) {
+                (false, true) => remote_src(Some(Direction::Ingress)),
+                (true, false) => remote_dst(Some(Direction::Egress)),
+                _ if rewritten_dst => remote_dst(Some(Direction::Egress)),
+                _ => remote_src(Some(Direction::Ingress)),
             };
-        }
-        if let Some(pkt_src) = record.pkt_src.filter(|pkt| *pkt != src) {
-            let view = remote_src(Some(Direction::Ingress));
             return View {
-                rewrites_public: !is_private(pkt_src),
+                rewritten: true,
+                rewrites_public: !is_private(view.remote),
                 ..view
             };
         }
@@ -547,7 +555,12 @@ impl<'c> Tally<'c> {
         if is_s3 && view.direction == Some(Direction::Egress) {
             *self
                 .s3_paths
-                .entry((interface, record.traffic_path, remote.region))
+                .entry((
+                    interface,
+                    record.traffic_path,
+                    remote.region,
+                    view.rewritten,
+                ))
                 .or_default() += counts;
         }
     }
@@ -592,19 +605,21 @@ impl<'c> Tally<'c> {
             };
             *summary.cross_region.entry(key).or_default() += counts;
         }
-        for ((id, path, s3_region), counts) in self.s3_paths {
+        for ((id, path, s3_region, rewritten), counts) in self.s3_paths {
             let key = PathKey {
                 interface: interface(id),
                 path,
                 region: region(s3_region),
+                rewritten,
             };
             *summary.s3_paths.entry(key).or_default() += counts;
         }
-        for ((id, remote, direction), counts) in self.talkers {
+        for ((id, remote, direction, rewritten), counts) in self.talkers {
             let key = TalkKey {
                 interface: interface(id),
                 peer: peer(remote),
                 direction,
+                rewritten,
             };
             *summary.talkers.entry(key).or_default() += counts;
         }

@@ -250,6 +250,12 @@ pub fn role(interface: &str, seen: Seen, ctx: &Context) -> Role {
     }
 }
 
+/// True for the records a NAT interface logs twice: a NATed flow crosses the NAT's interface
+/// on the instance side (addresses rewritten) and on the remote side; only the latter counts.
+fn counted_twice(role: Role, rewritten: bool) -> bool {
+    matches!(role, Role::Nat(_)) && rewritten
+}
+
 /// Builds the report from the files read and the merged summary.
 pub fn build(files: Vec<FileReport>, summary: &Summary, ctx: &Context, top: usize) -> Report {
     let roles: BTreeMap<&str, Role> = summary
@@ -411,7 +417,11 @@ pub fn path_meaning(path: Option<u8>) -> &'static str {
 fn s3_paths(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<PathRow> {
     let mut grouped: BTreeMap<(&'static str, Option<u8>, &str), Counts> = BTreeMap::new();
     for (key, counts) in &summary.s3_paths {
-        let role = role_of(&key.interface).name();
+        let role = role_of(&key.interface);
+        if counted_twice(role, key.rewritten) {
+            continue;
+        }
+        let role = role.name();
         *grouped.entry((role, key.path, &key.region)).or_default() += *counts;
     }
     let mut rows: Vec<PathRow> = grouped
@@ -433,6 +443,7 @@ fn nat(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<NatRow> {
         .talkers
         .iter()
         .filter_map(|(key, counts)| match role_of(&key.interface) {
+            Role::Nat(_) if key.rewritten => None,
             Role::Nat(recognised_by) => Some(NatRow {
                 interface_id: key.interface.clone(),
                 recognised_by,
@@ -452,9 +463,11 @@ fn nat(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<NatRow> {
 fn talkers(summary: &Summary, role_of: &dyn Fn(&str) -> Role, top: usize) -> Vec<TopRow> {
     let mut grouped: BTreeMap<(&'static str, &Peer), (Counts, u64, u64)> = BTreeMap::new();
     for (key, counts) in &summary.talkers {
-        let entry = grouped
-            .entry((role_of(&key.interface).name(), &key.peer))
-            .or_default();
+        let role = role_of(&key.interface);
+        if counted_twice(role, key.rewritten) {
+            continue;
+        }
+        let entry = grouped.entry((role.name(), &key.peer)).or_default();
         entry.0 += *counts;
         match key.direction {
             Some(Direction::Egress) => entry.1 += counts.bytes,

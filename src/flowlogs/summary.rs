@@ -111,6 +111,8 @@ pub struct PathKey {
     pub path: Option<u8>,
     /// The S3 region.
     pub region: String,
+    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
+    pub rewritten: bool,
 }
 
 /// Key of a talker group: per interface, so roles can be decided at the end.
@@ -122,6 +124,8 @@ pub struct TalkKey {
     pub peer: Peer,
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
+    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
+    pub rewritten: bool,
 }
 
 /// What was seen of one interface, to tell its role.
