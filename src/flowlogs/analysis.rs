@@ -653,3 +653,221 @@ pub fn is_private(addr: IpAddr) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flowlogs::format::{Format, Origin};
+    use crate::flowlogs::record;
+
+    const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-11-30-12-00-00","prefixes":[
+      {"ip_prefix":"203.0.113.0/26","region":"us-west-2","service":"AMAZON"},
+      {"ip_prefix":"203.0.113.0/27","region":"us-west-2","service":"S3"},
+      {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"AMAZON"},
+      {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"EC2"}],
+      "ipv6_prefixes":[]}"#;
+
+    fn context(settings: Settings) -> Context {
+        let ranges = IpRanges::parse(RANGES.as_bytes()).unwrap();
+        Context {
+            attributor: Some(Attributor::new(ranges)),
+            source: None,
+            settings,
+        }
+    }
+
+    fn tally(ctx: &Context, format: &str, lines: &[&str]) -> Summary {
+        let format = Format::parse(format, Origin::Option).unwrap();
+        let mut tally = Tally::new(ctx);
+        let region = tally.region_id(Some("us-west-2"));
+        for line in lines {
+            tally.add(&record::parse(line.as_bytes(), &format).unwrap(), region);
+        }
+        tally.finish()
+    }
+
+    fn peers(summary: &Summary) -> Vec<String> {
+        summary
+            .talkers
+            .keys()
+            .map(|key| {
+                format!(
+                    "{} {} {} {:?} {}",
+                    key.interface, key.peer.service, key.peer.region, key.direction, key.rewritten
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_label_the_specific_service_with_the_longest_region() {
+        let ctx = context(Settings::default());
+        let attributor = ctx.attributor.as_ref().unwrap();
+        let group = |addr: &str| {
+            let id = attributor.group(addr.parse().unwrap()).unwrap();
+            let group = &attributor.groups()[id as usize];
+            format!("{} {} {:?}", group.label, group.region, group.services)
+        };
+        assert_eq!(group("203.0.113.5"), r#"S3 us-west-2 ["AMAZON", "S3"]"#);
+        assert_eq!(group("203.0.113.40"), r#"AMAZON us-west-2 ["AMAZON"]"#);
+        assert_eq!(group("198.51.100.1"), r#"EC2 us-east-1 ["AMAZON", "EC2"]"#);
+        assert_eq!(attributor.group("8.8.8.8".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn remote_side_by_privacy_eni_address_and_flow_direction() {
+        let format = "interface-id srcaddr dstaddr bytes action";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-a 10.0.0.1 203.0.113.5 10 ACCEPT",
+                "eni-a 203.0.113.5 10.0.0.1 20 ACCEPT",
+            ],
+        );
+        assert_eq!(
+            peers(&summary),
+            [
+                "eni-a S3 us-west-2 Some(Ingress) false",
+                "eni-a S3 us-west-2 Some(Egress) false"
+            ]
+        );
+
+        // Both public (an IPv4 public interface address given by --eni-addr).
+        let own = Settings {
+            eni_addrs: ["198.51.100.200".parse().unwrap()].into_iter().collect(),
+            ..Settings::default()
+        };
+        let ctx = context(own);
+        let summary = tally(
+            &ctx,
+            format,
+            &["eni-a 198.51.100.200 203.0.113.5 10 ACCEPT"],
+        );
+        assert_eq!(peers(&summary), ["eni-a S3 us-west-2 Some(Egress) false"]);
+
+        let directed = "interface-id srcaddr dstaddr bytes action flow-direction";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            directed,
+            &["eni-a 8.8.8.8 203.0.113.5 10 ACCEPT ingress"],
+        );
+        assert_eq!(peers(&summary), ["eni-a - - Some(Ingress) false"]);
+    }
+
+    #[test]
+    fn nat_legs_point_at_the_public_packet_address() {
+        let format =
+            "interface-id instance-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes action";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-n - 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5 10 ACCEPT",
+                "eni-n - 10.0.0.220 10.0.1.5 203.0.113.5 10.0.1.5 20 ACCEPT",
+                "eni-n - 10.40.1.175 10.40.2.236 10.20.33.164 10.40.2.236 30 ACCEPT",
+            ],
+        );
+        assert_eq!(
+            peers(&summary),
+            [
+                "eni-n S3 us-west-2 Some(Ingress) true",
+                "eni-n S3 us-west-2 Some(Egress) true",
+                "eni-n - - Some(Ingress) true"
+            ]
+        );
+        assert!(summary.interfaces["eni-n"].rewrites_public);
+        assert!(summary.interfaces["eni-n"].managed);
+    }
+
+    #[test]
+    fn plaintext_cross_region_and_s3_path_need_accept_and_aws() {
+        let format =
+            "interface-id srcaddr dstaddr srcport dstport protocol bytes action traffic-path";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-a 10.0.0.1 203.0.113.5 40000 80 6 100 ACCEPT 8",
+                "eni-a 10.0.0.1 203.0.113.5 40000 80 6 100 REJECT 8",
+                "eni-a 10.0.0.1 198.51.100.1 40000 80 17 100 ACCEPT -",
+                "eni-a 10.0.0.1 198.51.100.1 40000 80 6 200 ACCEPT -",
+            ],
+        );
+        let plaintext: Vec<String> = summary
+            .plaintext
+            .iter()
+            .map(|((peer, _), counts)| format!("{} {}", peer.service, counts.bytes))
+            .collect();
+        assert_eq!(plaintext, ["EC2 200", "S3 100"]);
+        let cross: Vec<String> = summary
+            .cross_region
+            .iter()
+            .map(|(key, counts)| format!("{}>{} {}", key.log_region, key.peer.region, counts.bytes))
+            .collect();
+        assert_eq!(cross, ["us-west-2>us-east-1 300"]);
+        let paths: Vec<(Option<u8>, u64)> = summary
+            .s3_paths
+            .iter()
+            .map(|(k, c)| (k.path, c.bytes))
+            .collect();
+        assert_eq!(paths, [(Some(8), 100)]);
+        assert_eq!(summary.rejects.len(), 1);
+    }
+
+    #[test]
+    fn return_traffic_is_keyed_by_the_service_port() {
+        let format = "interface-id srcaddr dstaddr srcport dstport protocol bytes action";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-a 203.0.113.5 10.0.0.1 443 40001 6 1 REJECT",
+                "eni-a 203.0.113.5 10.0.0.1 443 61000 6 1 REJECT",
+                "eni-a 10.0.0.1 203.0.113.5 22 50000 6 1 REJECT",
+                "eni-a 203.0.113.5 10.0.0.1 50000 8080 6 1 REJECT",
+            ],
+        );
+        let keys: Vec<String> = summary
+            .rejects
+            .iter()
+            .map(|(key, counts)| {
+                format!(
+                    "{:?} {} {} {}",
+                    key.direction, key.port, key.return_traffic, counts.flows
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "Some(Ingress) 443 true 2",
+                "Some(Ingress) 8080 false 1",
+                "Some(Egress) 22 true 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn private_space_includes_shared_and_unique_local() {
+        for private in [
+            "10.1.2.3",
+            "172.31.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "fd00::1",
+            "fe80::1",
+        ] {
+            assert!(is_private(private.parse().unwrap()), "{private}");
+        }
+        for public in ["100.128.0.1", "52.95.128.179", "2001:db8::1", "172.32.0.1"] {
+            assert!(!is_private(public.parse().unwrap()), "{public}");
+        }
+    }
+}
