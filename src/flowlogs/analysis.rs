@@ -206,6 +206,8 @@ pub struct Tally<'c> {
     dash: u32,
     no_region: u32,
     unknown_region: u32,
+    global_region: u32,
+    s3: Vec<bool>,
     summary: Summary,
     rejects: FxHashMap<RejectIds, Counts>,
     plaintext: FxHashMap<(Remote, Option<Direction>), Counts>,
@@ -223,6 +225,7 @@ impl<'c> Tally<'c> {
         let dash = services.id(b"-");
         let no_region = regions.id(b"-");
         let unknown_region = regions.id(b"unknown");
+        let global_region = regions.id(b"GLOBAL");
         let group_ids = ctx
             .attributor
             .iter()
@@ -246,6 +249,8 @@ impl<'c> Tally<'c> {
             dash,
             no_region,
             unknown_region,
+            global_region,
+            s3: Vec::new(),
             summary: Summary::default(),
             rejects: FxHashMap::default(),
             plaintext: FxHashMap::default(),
@@ -538,8 +543,7 @@ impl<'c> Tally<'c> {
             Some(region) => Some(self.regions.id(region)),
             None => log_region,
         };
-        let remote_region = self.regions.name(remote.region);
-        let elsewhere = remote_region != "GLOBAL" && remote_region != "unknown";
+        let elsewhere = remote.region != self.global_region && remote.region != self.unknown_region;
         if let Some(own) = own.filter(|&own| elsewhere && own != remote.region) {
             *self
                 .cross_region
@@ -547,12 +551,7 @@ impl<'c> Tally<'c> {
                 .or_default() += counts;
         }
 
-        let is_s3 = self
-            .services
-            .name(remote.service)
-            .split('+')
-            .any(|s| s == "S3");
-        if is_s3 && view.direction == Some(Direction::Egress) {
+        if view.direction == Some(Direction::Egress) && self.is_s3(remote.service) {
             *self
                 .s3_paths
                 .entry((
@@ -563,6 +562,21 @@ impl<'c> Tally<'c> {
                 ))
                 .or_default() += counts;
         }
+    }
+
+    /// True when the service label names S3 (`S3`, or S3 among others joined by `+`).
+    #[inline]
+    fn is_s3(&mut self, service: u32) -> bool {
+        let index = service as usize;
+        if index >= self.s3.len() {
+            let names = &self.services.names;
+            self.s3.extend(
+                names[self.s3.len()..]
+                    .iter()
+                    .map(|name| name.split('+').any(|part| part == "S3")),
+            );
+        }
+        self.s3[index]
     }
 
     /// The tallies under names, ready to merge with other workers'.
