@@ -10,7 +10,7 @@ use crate::aws::ipranges::IpRanges;
 use crate::flowlogs::filter::{Candidate, Filter};
 use crate::flowlogs::record::{Action, Direction, LogStatus, Record};
 use crate::flowlogs::summary::{
-    self, Counts, CrossKey, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
+    self, Class, Counts, CrossKey, Holder, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
 };
 
 /// Ports below this are service ports; the rest are ephemeral (NAT gateways, ELB and Lambda use
@@ -178,6 +178,13 @@ struct RejectIds {
     reason: u32,
 }
 
+/// Who a record's tallies go to, in ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HolderId {
+    Class(Class),
+    Interface(u32),
+}
+
 /// Which side of a record is remote, and how sure that is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct View {
@@ -212,8 +219,8 @@ pub struct Tally<'c> {
     rejects: FxHashMap<RejectIds, Counts>,
     plaintext: FxHashMap<(Remote, Option<Direction>), Counts>,
     cross_region: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
-    s3_paths: FxHashMap<(u32, Option<u8>, u32, bool), Counts>,
-    talkers: FxHashMap<(u32, Remote, Option<Direction>, bool), Counts>,
+    s3_paths: FxHashMap<(HolderId, Option<u8>, u32, bool), Counts>,
+    talkers: FxHashMap<(HolderId, Remote, Option<Direction>, bool), Counts>,
     seen: Vec<Seen>,
 }
 
@@ -286,16 +293,16 @@ impl<'c> Tally<'c> {
         }
         self.summary.analysed += 1;
 
-        let interface = self.interface(record, view.rewrites_public);
+        let holder = self.holder(record, view.rewrites_public);
         let counts = Counts::one(record.packets, record.bytes);
         *self
             .talkers
-            .entry((interface, remote, view.direction, view.rewritten))
+            .entry((holder, remote, view.direction, view.rewritten))
             .or_default() += counts;
 
         match record.action {
             Some(Action::Reject) => self.reject(record, remote, &view, counts),
-            Some(Action::Accept) => self.accepted(record, remote, &view, log_region, interface),
+            Some(Action::Accept) => self.accepted(record, remote, &view, log_region, holder),
             None => {}
         }
     }
@@ -482,20 +489,32 @@ impl<'c> Tally<'c> {
         })
     }
 
+    /// Who the record's tallies go to: its interface by name when the interface may be a NAT
+    /// gateway's (named by `--nat-eni`, or `pkt-*` in the format and no instance named), else
+    /// the kind of interface the record itself tells.
     #[inline]
-    fn interface(&mut self, record: &Record<'_>, rewrites_public: bool) -> u32 {
+    fn holder(&mut self, record: &Record<'_>, rewrites_public: bool) -> HolderId {
+        let nat_enis = &self.ctx.settings.nat_enis;
+        let flagged = !nat_enis.is_empty()
+            && std::str::from_utf8(record.interface).is_ok_and(|name| nat_enis.contains(name));
+        let class = match record.instance {
+            Some(b"-") => Class::Managed,
+            Some(_) => Class::Instance,
+            None => Class::Unknown,
+        };
+        if !flagged && (class == Class::Instance || !record.rewritable) {
+            return HolderId::Class(class);
+        }
+
         let id = self.interfaces.id(record.interface);
         if id as usize >= self.seen.len() {
             self.seen.resize(id as usize + 1, Seen::default());
         }
         let seen = &mut self.seen[id as usize];
-        match record.instance {
-            Some(b"-") => seen.managed = true,
-            Some(_) => seen.instance = true,
-            None => {}
-        }
+        seen.instance |= class == Class::Instance;
+        seen.managed |= class == Class::Managed;
         seen.rewrites_public |= rewrites_public;
-        id
+        HolderId::Interface(id)
     }
 
     fn reject(&mut self, record: &Record<'_>, remote: Remote, view: &View, counts: Counts) {
@@ -523,7 +542,7 @@ impl<'c> Tally<'c> {
         remote: Remote,
         view: &View,
         log_region: Option<u32>,
-        interface: u32,
+        holder: HolderId,
     ) {
         if remote.scope != Scope::Aws {
             return;
@@ -554,12 +573,7 @@ impl<'c> Tally<'c> {
         if view.direction == Some(Direction::Egress) && self.is_s3(remote.service) {
             *self
                 .s3_paths
-                .entry((
-                    interface,
-                    record.traffic_path,
-                    remote.region,
-                    view.rewritten,
-                ))
+                .entry((holder, record.traffic_path, remote.region, view.rewritten))
                 .or_default() += counts;
         }
     }
@@ -589,6 +603,10 @@ impl<'c> Tally<'c> {
         };
         let region = |id: u32| self.regions.name(id).to_string();
         let interface = |id: u32| self.interfaces.name(id).to_string();
+        let holder = |id: HolderId| match id {
+            HolderId::Class(class) => Holder::Class(class),
+            HolderId::Interface(id) => Holder::Interface(interface(id)),
+        };
 
         for (ids, counts) in self.rejects {
             let reason = match ids.reason {
@@ -621,7 +639,7 @@ impl<'c> Tally<'c> {
         }
         for ((id, path, s3_region, rewritten), counts) in self.s3_paths {
             let key = PathKey {
-                interface: interface(id),
+                holder: holder(id),
                 path,
                 region: region(s3_region),
                 rewritten,
@@ -630,7 +648,7 @@ impl<'c> Tally<'c> {
         }
         for ((id, remote, direction, rewritten), counts) in self.talkers {
             let key = TalkKey {
-                interface: interface(id),
+                holder: holder(id),
                 peer: peer(remote),
                 direction,
                 rewritten,
@@ -705,9 +723,13 @@ mod tests {
             .talkers
             .keys()
             .map(|key| {
+                let holder = match &key.holder {
+                    Holder::Interface(name) => name.clone(),
+                    Holder::Class(class) => format!("{class:?}"),
+                };
                 format!(
-                    "{} {} {} {:?} {}",
-                    key.interface, key.peer.service, key.peer.region, key.direction, key.rewritten
+                    "{holder} {} {} {:?} {}",
+                    key.peer.service, key.peer.region, key.direction, key.rewritten
                 )
             })
             .collect()
@@ -743,8 +765,8 @@ mod tests {
         assert_eq!(
             peers(&summary),
             [
-                "eni-a S3 us-west-2 Some(Ingress) false",
-                "eni-a S3 us-west-2 Some(Egress) false"
+                "Unknown S3 us-west-2 Some(Ingress) false",
+                "Unknown S3 us-west-2 Some(Egress) false"
             ]
         );
 
@@ -759,7 +781,7 @@ mod tests {
             format,
             &["eni-a 198.51.100.200 203.0.113.5 10 ACCEPT"],
         );
-        assert_eq!(peers(&summary), ["eni-a S3 us-west-2 Some(Egress) false"]);
+        assert_eq!(peers(&summary), ["Unknown S3 us-west-2 Some(Egress) false"]);
 
         let directed = "interface-id srcaddr dstaddr bytes action flow-direction";
         let ctx = context(Settings::default());
@@ -768,7 +790,7 @@ mod tests {
             directed,
             &["eni-a 8.8.8.8 203.0.113.5 10 ACCEPT ingress"],
         );
-        assert_eq!(peers(&summary), ["eni-a - - Some(Ingress) false"]);
+        assert_eq!(peers(&summary), ["Unknown - - Some(Ingress) false"]);
     }
 
     #[test]

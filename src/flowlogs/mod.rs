@@ -213,6 +213,7 @@ pub fn analyse(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let read = Arc::new(AtomicU64::new(0));
+    let finished = AtomicBool::new(false);
     let results: Mutex<Vec<(usize, anyhow::Result<FileReport>)>> = Mutex::new(Vec::new());
     let workers = jobs.clamp(1, sources.len().max(1));
 
@@ -238,11 +239,14 @@ pub fn analyse(
             })
             .collect();
 
-        watch(sources, &read, || handles.iter().all(|h| h.is_finished()));
-        handles
+        let watcher = scope.spawn(|| watch(sources, &read, &finished));
+        let summaries = handles
             .into_iter()
             .map(|handle| handle.join().expect("a flow-log worker panicked"))
-            .collect()
+            .collect();
+        finished.store(true, Ordering::Relaxed);
+        watcher.thread().unpark();
+        summaries
     });
 
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -264,12 +268,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Waits for the workers, showing a progress bar on a terminal once a second has passed.
-fn watch(sources: &[Source], read: &AtomicU64, done: impl Fn() -> bool) {
+/// Shows a progress bar on a terminal once a second has passed, until `finished` is set.
+fn watch(sources: &[Source], read: &AtomicU64, finished: &AtomicBool) {
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
-    while !done() {
-        std::thread::sleep(Duration::from_millis(50));
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::park_timeout(Duration::from_millis(100));
         if bar.is_none() && started.elapsed() >= Duration::from_secs(1) {
             bar = progress_bar(sources);
         }

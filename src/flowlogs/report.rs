@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::flowlogs::analysis::Context;
 use crate::flowlogs::record::Direction;
 use crate::flowlogs::scan::FileReport;
-use crate::flowlogs::summary::{Counts, Peer, Scope, Seen, Summary};
+use crate::flowlogs::summary::{Class, Counts, Holder, Peer, Scope, Seen, Summary};
 
 /// The version of the JSON shape; a change of meaning bumps it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -263,7 +263,12 @@ pub fn build(files: Vec<FileReport>, summary: &Summary, ctx: &Context, top: usiz
         .iter()
         .map(|(name, seen)| (name.as_str(), role(name, *seen, ctx)))
         .collect();
-    let role_of = |name: &str| roles.get(name).copied().unwrap_or(Role::Unknown);
+    let role_of = |holder: &Holder| match holder {
+        Holder::Interface(name) => roles.get(name.as_str()).copied().unwrap_or(Role::Unknown),
+        Holder::Class(Class::Instance) => Role::Instance,
+        Holder::Class(Class::Managed) => Role::Managed,
+        Holder::Class(Class::Unknown) => Role::Unknown,
+    };
 
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
@@ -414,10 +419,10 @@ pub fn path_meaning(path: Option<u8>) -> &'static str {
     }
 }
 
-fn s3_paths(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<PathRow> {
+fn s3_paths(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<PathRow> {
     let mut grouped: BTreeMap<(&'static str, Option<u8>, &str), Counts> = BTreeMap::new();
     for (key, counts) in &summary.s3_paths {
-        let role = role_of(&key.interface);
+        let role = role_of(&key.holder);
         if counted_twice(role, key.rewritten) {
             continue;
         }
@@ -438,14 +443,14 @@ fn s3_paths(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<PathRow> {
     rows
 }
 
-fn nat(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<NatRow> {
+fn nat(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<NatRow> {
     let mut rows: Vec<NatRow> = summary
         .talkers
         .iter()
-        .filter_map(|(key, counts)| match role_of(&key.interface) {
-            Role::Nat(_) if key.rewritten => None,
-            Role::Nat(recognised_by) => Some(NatRow {
-                interface_id: key.interface.clone(),
+        .filter_map(|(key, counts)| match (role_of(&key.holder), &key.holder) {
+            (Role::Nat(_), _) if key.rewritten => None,
+            (Role::Nat(recognised_by), Holder::Interface(name)) => Some(NatRow {
+                interface_id: name.clone(),
                 recognised_by,
                 remote: remote(&key.peer),
                 direction: direction(key.direction),
@@ -460,10 +465,10 @@ fn nat(summary: &Summary, role_of: &dyn Fn(&str) -> Role) -> Vec<NatRow> {
 
 /// The largest remotes by bytes, `top` per interface role; roles are never added together,
 /// because a NATed flow is logged on both the instance's and the NAT's interface.
-fn talkers(summary: &Summary, role_of: &dyn Fn(&str) -> Role, top: usize) -> Vec<TopRow> {
+fn talkers(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role, top: usize) -> Vec<TopRow> {
     let mut grouped: BTreeMap<(&'static str, &Peer), (Counts, u64, u64)> = BTreeMap::new();
     for (key, counts) in &summary.talkers {
-        let role = role_of(&key.interface);
+        let role = role_of(&key.holder);
         if counted_twice(role, key.rewritten) {
             continue;
         }

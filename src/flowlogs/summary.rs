@@ -102,11 +102,32 @@ pub struct CrossKey {
     pub direction: Option<Direction>,
 }
 
+/// The kind of interface a record alone tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// `instance-id` names an instance.
+    Instance,
+    /// `instance-id` is `-`: a requester-managed interface.
+    Managed,
+    /// The format has no `instance-id`.
+    Unknown,
+}
+
+/// Who a tally belongs to: a role the record told, or an interface whose role is decided once
+/// all its records are read (a NAT gateway shows itself only in some of them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Holder {
+    /// Records whose own fields decided the interface's kind.
+    Class(Class),
+    /// Records of an interface that may be a NAT gateway's.
+    Interface(String),
+}
+
 /// Key of an S3 traffic-path group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PathKey {
-    /// The interface that logged it.
-    pub interface: String,
+    /// Whose records these are.
+    pub holder: Holder,
     /// `traffic-path`, `None` when absent or `-`.
     pub path: Option<u8>,
     /// The S3 region.
@@ -115,11 +136,11 @@ pub struct PathKey {
     pub rewritten: bool,
 }
 
-/// Key of a talker group: per interface, so roles can be decided at the end.
+/// Key of a talker group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TalkKey {
-    /// The interface that logged it.
-    pub interface: String,
+    /// Whose records these are.
+    pub holder: Holder,
     /// The remote side.
     pub peer: Peer,
     /// Direction relative to the remote.
@@ -176,9 +197,9 @@ pub struct Summary {
     pub cross_region: BTreeMap<CrossKey, Counts>,
     /// Egress to S3 by traffic path.
     pub s3_paths: BTreeMap<PathKey, Counts>,
-    /// Everything analysed, by interface and remote.
+    /// Everything analysed, by holder and remote.
     pub talkers: BTreeMap<TalkKey, Counts>,
-    /// What was seen of each interface.
+    /// What was seen of each interface held by name.
     pub interfaces: BTreeMap<String, Seen>,
 }
 
