@@ -138,8 +138,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .jobs
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, NonZeroUsize::get);
+    let started = Instant::now();
+    tracing::info!(inputs = sources.len(), jobs, "reading flow logs");
     let (files, summary) = analyse(&sources, &ctx, &options, jobs)?;
     refuse_parquet_only(&files)?;
+    tracing::info!(
+        records = files.iter().map(|file| file.records).sum::<u64>(),
+        seconds = started.elapsed().as_secs_f64(),
+        "flow logs read"
+    );
 
     let report = report::build(files, &summary, &ctx, args.top);
     let text = match args.format {
@@ -229,6 +236,15 @@ pub fn analyse(
                         }
                         let source = &sources[index];
                         let result = scan::scan(source, options, &mut tally, read.clone(), &stop);
+                        if let Ok(file) = &result {
+                            tracing::debug!(
+                                path = %file.path,
+                                records = file.records,
+                                bad_lines = file.bad_lines,
+                                format = %file.format,
+                                "input read"
+                            );
+                        }
                         if result.is_err() {
                             stop.store(true, Ordering::Relaxed);
                         }

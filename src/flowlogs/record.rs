@@ -370,21 +370,36 @@ fn optional(value: &[u8], max: u64) -> Option<Option<u64>> {
     number(value).filter(|number| *number <= max).map(Some)
 }
 
-/// A decimal number of at most 20 digits.
+/// A decimal number of at most 20 digits; up to 19 cannot overflow, so only 20 are checked.
 #[inline]
 fn number(value: &[u8]) -> Option<u64> {
     if value.is_empty() || value.len() > 20 {
         return None;
     }
+    let (head, last) = match value.len() {
+        20 => (&value[..19], Some(value[19])),
+        _ => (value, None),
+    };
     let mut result: u64 = 0;
-    for &byte in value {
+    let mut invalid = false;
+    for &byte in head {
         let digit = byte.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        result = result.checked_mul(10)?.checked_add(u64::from(digit))?;
+        invalid |= digit > 9;
+        result = result.wrapping_mul(10).wrapping_add(u64::from(digit));
     }
-    Some(result)
+    if invalid {
+        return None;
+    }
+    match last {
+        None => Some(result),
+        Some(byte) => {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            result.checked_mul(10)?.checked_add(u64::from(digit))
+        }
+    }
 }
 
 fn action(value: &[u8]) -> Option<Option<Action>> {
@@ -559,6 +574,23 @@ mod tests {
         assert_eq!(record.pkt_src_service, None);
         assert_eq!(record.region, Some(&b"ap-southeast-2"[..]));
         assert_eq!(record.instance, Some(&b"i-0c50d5961bcb2d47b"[..]));
+    }
+
+    #[test]
+    fn numbers_up_to_twenty_digits_and_no_further() {
+        assert_eq!(number(b"0"), Some(0));
+        assert_eq!(number(b"1764504000"), Some(1_764_504_000));
+        assert_eq!(
+            number(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(number(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(number(b"18446744073709551616"), None);
+        assert_eq!(number(b"99999999999999999999"), None);
+        assert_eq!(number(b"123456789012345678901"), None);
+        for bad in [&b""[..], b"12a", b"-1", b"1 2", b"1844674407370955161x"] {
+            assert_eq!(number(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
