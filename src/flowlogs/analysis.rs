@@ -124,12 +124,31 @@ pub struct Context {
     pub settings: Settings,
 }
 
+/// Distinct names kept per kind (interfaces, services, regions, reasons); past that, hostile
+/// or broken input cannot grow memory: further names all count as `OTHER`.
+const NAMES_KEPT: usize = 1 << 20;
+
+/// The name standing for every name past `NAMES_KEPT`.
+const OTHER: &str = "(other)";
+
 /// Names to small ids, remembering the last name looked up.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Interner {
     ids: FxHashMap<Box<[u8]>, u32>,
     names: Vec<String>,
     last: u32,
+    limit: usize,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            ids: FxHashMap::default(),
+            names: Vec::new(),
+            last: 0,
+            limit: NAMES_KEPT,
+        }
+    }
 }
 
 impl Interner {
@@ -144,20 +163,43 @@ impl Interner {
         }
         let id = match self.ids.get(name) {
             Some(&id) => id,
-            None => {
-                let id = self.names.len() as u32;
-                self.ids.insert(name.into(), id);
-                self.names.push(String::from_utf8_lossy(name).into_owned());
-                id
-            }
+            None if self.names.len() >= self.limit => self.insert(OTHER.as_bytes()),
+            None => self.insert(name),
         };
         self.last = id;
+        id
+    }
+
+    fn insert(&mut self, name: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.into(), id);
+        self.names.push(String::from_utf8_lossy(name).into_owned());
         id
     }
 
     fn name(&self, id: u32) -> &str {
         &self.names[id as usize]
     }
+}
+
+#[cfg(test)]
+#[test]
+fn interner_stops_growing_at_its_bound() {
+    let mut interner = Interner {
+        limit: 100,
+        ..Interner::default()
+    };
+    let names: Vec<String> = (0..110).map(|n| format!("eni-{n}")).collect();
+    let ids: Vec<u32> = names
+        .iter()
+        .map(|name| interner.id(name.as_bytes()))
+        .collect();
+    assert_eq!(interner.names.len(), 101);
+    assert_eq!(interner.name(ids[105]), OTHER);
+    assert_eq!(interner.id(b"eni-7"), 7);
 }
 
 /// The remote side in ids: scope, service label id, region id.

@@ -87,7 +87,7 @@ pub fn scan(
         Ok(opened) => opened,
         Err(err) => {
             report.error = Some(format!("cannot read: {err}"));
-            return Ok(report);
+            return Ok(unread(report));
         }
     };
     report.encoding = Some(match opened.encoding {
@@ -97,7 +97,7 @@ pub fn scan(
     });
     if opened.encoding == Encoding::Parquet {
         report.error = Some(PARQUET.to_string());
-        return Ok(report);
+        return Ok(unread(report));
     }
 
     let region = options
@@ -129,6 +129,15 @@ pub fn scan(
             report.path
         ))),
         None => Ok(report),
+    }
+}
+
+/// A report for an input whose records were never read: no format to speak of.
+fn unread(report: FileReport) -> FileReport {
+    FileReport {
+        format: "-".to_string(),
+        fields: Vec::new(),
+        ..report
     }
 }
 
