@@ -505,6 +505,14 @@ fn parquet_is_refused_with_a_clear_message() {
         stderr.contains("Parquet flow logs are not supported yet"),
         "{stderr}"
     );
+
+    std::fs::copy(fixture("v2-default.log"), dir.path().join("text.log")).unwrap();
+    let report = json(&[dir.path().to_str().unwrap()]);
+    let parquet = &report["files"][0];
+    assert_eq!(parquet["encoding"], "parquet");
+    assert_eq!(parquet["format"], "-");
+    assert!(parquet["error"].as_str().unwrap().contains("Parquet"));
+    assert_eq!(report["files"][1]["records"], 10);
 }
 
 #[test]
@@ -612,6 +620,21 @@ fn real_samples_v2_records_and_extra_samples() {
         (icmp["direction"].clone(), icmp["bytes"].clone()),
         ("egress".into(), 336.into())
     );
+}
+
+#[test]
+fn real_sample_s3_object_with_nodata_only() {
+    let Some(path) = sample("otel-contrib-issue-38861_s3-object-content.log") else {
+        return;
+    };
+    let report = json(&[path.to_str().unwrap()]);
+    assert_eq!(
+        (report["records"].clone(), report["nodata"].clone()),
+        (2.into(), 2.into())
+    );
+    assert_eq!(report["analysed"], 0);
+    assert_eq!(report["files"][0]["format"], "header v2 (14 fields)");
+    assert_eq!(report["time_range"]["start_epoch"], 1_742_569_968);
 }
 
 #[test]
