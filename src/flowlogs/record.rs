@@ -463,6 +463,19 @@ mod tests {
     }
 
     #[test]
+    fn account_id_is_never_a_number() {
+        for account in ["unknown", "000000000000", "12345678910"] {
+            let line = format!(
+                "2 {account} eni-1 10.0.0.1 10.0.0.2 1 22 6 1 1 1418530010 1418530070 ACCEPT OK"
+            );
+            assert!(
+                parse(line.as_bytes(), &Format::default_v2()).is_ok(),
+                "{account}"
+            );
+        }
+    }
+
+    #[test]
     fn nodata_records_have_no_addresses() {
         let line =
             b"2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA";
