@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use egress_probe::aws::ipranges::IpRanges;
-use egress_probe::flowlogs::analysis::{Attributor, Context, Settings};
+use egress_probe::flowlogs::analysis::{Context, Settings};
+use egress_probe::flowlogs::attribution::Attributor;
 use egress_probe::flowlogs::format::Format;
 use egress_probe::flowlogs::input::{self, Piece, Source};
 use egress_probe::flowlogs::record;

@@ -414,10 +414,7 @@ fn s3_layout_gzip_multi_member_gives_the_region() {
     std::fs::create_dir_all(&day).unwrap();
     let text = std::fs::read(fixture("v2-default.log")).unwrap();
     let (first, second) = text.split_at(text.iter().position(|&b| b == b'\n').unwrap() + 1);
-    let header = format!(
-        "{}\n",
-        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
-    );
+    let header = format!("{}\n", egress_probe::flowlogs::format::DEFAULT_V2);
     let body = [header.as_bytes(), first].concat();
     std::fs::write(
         day.join("123456789012_vpcflowlogs_us-west-2_fl-1_20261130T0000Z_ab12.log.gz"),

@@ -6,8 +6,9 @@ use std::net::IpAddr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::aws::ipranges::IpRanges;
+use crate::flowlogs::attribution::{Attributor, is_private};
 use crate::flowlogs::filter::{Candidate, Filter};
+use crate::flowlogs::names::Interner;
 use crate::flowlogs::record::{Action, Direction, LogStatus, Record};
 use crate::flowlogs::summary::{
     self, Class, Counts, CrossKey, Holder, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
@@ -16,89 +17,6 @@ use crate::flowlogs::summary::{
 /// Ports below this are service ports; the rest are ephemeral (NAT gateways, ELB and Lambda use
 /// 1024-65535, Linux 32768-60999, Windows 49152-65535).
 pub const EPHEMERAL_FROM: u16 = 1024;
-
-/// ip-ranges grouped for attribution: each entry maps to a (service label, region) group.
-#[derive(Debug)]
-pub struct Attributor {
-    ranges: IpRanges,
-    entry_group: Vec<u32>,
-    groups: Vec<Group>,
-}
-
-/// One attribution outcome shared by many prefixes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    /// The services other than `AMAZON` joined by `+`, or `AMAZON` alone.
-    pub label: String,
-    /// The region of the longest match.
-    pub region: String,
-    /// Every service of the prefixes containing the address.
-    pub services: Vec<String>,
-}
-
-impl Attributor {
-    /// Groups every entry of `ranges` by the services containing it and its region.
-    pub fn new(ranges: IpRanges) -> Attributor {
-        let mut groups: Vec<Group> = Vec::new();
-        let mut index: FxHashMap<(String, String), u32> = FxHashMap::default();
-        let mut entry_group = Vec::with_capacity(ranges.entries.len());
-
-        for entry in &ranges.entries {
-            let len = entry.prefix.prefix_len();
-            let mut services: Vec<String> = ranges
-                .lookup(entry.prefix.network())
-                .filter(|outer| outer.prefix.prefix_len() <= len)
-                .map(|outer| outer.service.clone())
-                .collect();
-            services.sort();
-            services.dedup();
-            let specific: Vec<&str> = services
-                .iter()
-                .map(String::as_str)
-                .filter(|service| *service != "AMAZON")
-                .collect();
-            let label = if specific.is_empty() {
-                "AMAZON".to_string()
-            } else {
-                specific.join("+")
-            };
-
-            let key = (label.clone(), entry.region.clone());
-            let id = *index.entry(key).or_insert_with(|| {
-                groups.push(Group {
-                    label,
-                    region: entry.region.clone(),
-                    services,
-                });
-                groups.len() as u32 - 1
-            });
-            entry_group.push(id);
-        }
-
-        Attributor {
-            ranges,
-            entry_group,
-            groups,
-        }
-    }
-
-    /// The group of an address, `None` when AWS publishes no prefix containing it.
-    #[inline]
-    pub fn group(&self, addr: IpAddr) -> Option<u32> {
-        let longest = *self.ranges.containing_indices(addr).first()?;
-        Some(self.entry_group[longest as usize])
-    }
-
-    /// The groups, indexed by id.
-    pub fn groups(&self) -> &[Group] {
-        &self.groups
-    }
-
-    /// The ip-ranges data behind the groups.
-    pub fn ranges(&self) -> &IpRanges {
-        &self.ranges
-    }
-}
 
 /// What the user told the analysis, shared by every worker.
 #[derive(Debug, Default)]
@@ -122,84 +40,6 @@ pub struct Context {
     pub source: Option<String>,
     /// The options.
     pub settings: Settings,
-}
-
-/// Distinct names kept per kind (interfaces, services, regions, reasons); past that, hostile
-/// or broken input cannot grow memory: further names all count as `OTHER`.
-const NAMES_KEPT: usize = 1 << 20;
-
-/// The name standing for every name past `NAMES_KEPT`.
-const OTHER: &str = "(other)";
-
-/// Names to small ids, remembering the last name looked up.
-#[derive(Debug)]
-struct Interner {
-    ids: FxHashMap<Box<[u8]>, u32>,
-    names: Vec<String>,
-    last: u32,
-    limit: usize,
-}
-
-impl Default for Interner {
-    fn default() -> Interner {
-        Interner {
-            ids: FxHashMap::default(),
-            names: Vec::new(),
-            last: 0,
-            limit: NAMES_KEPT,
-        }
-    }
-}
-
-impl Interner {
-    #[inline]
-    fn id(&mut self, name: &[u8]) -> u32 {
-        if self
-            .names
-            .get(self.last as usize)
-            .is_some_and(|last| last.as_bytes() == name)
-        {
-            return self.last;
-        }
-        let id = match self.ids.get(name) {
-            Some(&id) => id,
-            None if self.names.len() >= self.limit => self.insert(OTHER.as_bytes()),
-            None => self.insert(name),
-        };
-        self.last = id;
-        id
-    }
-
-    fn insert(&mut self, name: &[u8]) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.ids.insert(name.into(), id);
-        self.names.push(String::from_utf8_lossy(name).into_owned());
-        id
-    }
-
-    fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
-    }
-}
-
-#[cfg(test)]
-#[test]
-fn interner_stops_growing_at_its_bound() {
-    let mut interner = Interner {
-        limit: 100,
-        ..Interner::default()
-    };
-    let names: Vec<String> = (0..110).map(|n| format!("eni-{n}")).collect();
-    let ids: Vec<u32> = names
-        .iter()
-        .map(|name| interner.id(name.as_bytes()))
-        .collect();
-    assert_eq!(interner.names.len(), 101);
-    assert_eq!(interner.name(ids[105]), OTHER);
-    assert_eq!(interner.id(b"eni-7"), 7);
 }
 
 /// The remote side in ids: scope, service label id, region id.
@@ -625,7 +465,7 @@ impl<'c> Tally<'c> {
     fn is_s3(&mut self, service: u32) -> bool {
         let index = service as usize;
         if index >= self.s3.len() {
-            let names = &self.services.names;
+            let names = self.services.names();
             self.s3.extend(
                 names[self.s3.len()..]
                     .iter()
@@ -704,33 +544,10 @@ impl<'c> Tally<'c> {
     }
 }
 
-/// True for addresses that never leave a private network: RFC 1918, shared (100.64/10),
-/// loopback, link-local, unspecified; IPv6 unique-local, link-local, loopback.
-#[inline]
-pub fn is_private(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::ipranges::IpRanges;
     use crate::flowlogs::format::{Format, Origin};
     use crate::flowlogs::record;
 
@@ -775,21 +592,6 @@ mod tests {
                 )
             })
             .collect()
-    }
-
-    #[test]
-    fn groups_label_the_specific_service_with_the_longest_region() {
-        let ctx = context(Settings::default());
-        let attributor = ctx.attributor.as_ref().unwrap();
-        let group = |addr: &str| {
-            let id = attributor.group(addr.parse().unwrap()).unwrap();
-            let group = &attributor.groups()[id as usize];
-            format!("{} {} {:?}", group.label, group.region, group.services)
-        };
-        assert_eq!(group("203.0.113.5"), r#"S3 us-west-2 ["AMAZON", "S3"]"#);
-        assert_eq!(group("203.0.113.40"), r#"AMAZON us-west-2 ["AMAZON"]"#);
-        assert_eq!(group("198.51.100.1"), r#"EC2 us-east-1 ["AMAZON", "EC2"]"#);
-        assert_eq!(attributor.group("8.8.8.8".parse().unwrap()), None);
     }
 
     #[test]
@@ -929,23 +731,5 @@ mod tests {
                 "Some(Egress) 22 true 1"
             ]
         );
-    }
-
-    #[test]
-    fn private_space_includes_shared_and_unique_local() {
-        for private in [
-            "10.1.2.3",
-            "172.31.0.1",
-            "192.168.1.1",
-            "100.64.0.1",
-            "169.254.169.254",
-            "fd00::1",
-            "fe80::1",
-        ] {
-            assert!(is_private(private.parse().unwrap()), "{private}");
-        }
-        for public in ["100.128.0.1", "52.95.128.179", "2001:db8::1", "172.32.0.1"] {
-            assert!(!is_private(public.parse().unwrap()), "{public}");
-        }
     }
 }

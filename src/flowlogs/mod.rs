@@ -3,14 +3,17 @@
 //! parallel, one worker per core, memory flat in the size of the input.
 
 pub mod analysis;
+pub mod attribution;
 pub mod filter;
 pub mod format;
 pub mod input;
+pub mod names;
 pub mod record;
 pub mod report;
 pub mod scan;
 pub mod summary;
 pub mod synth;
+pub mod table;
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -26,7 +29,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aws::ipranges::IpRanges;
 use crate::exit::{Status, UsageError};
-use crate::flowlogs::analysis::{Attributor, Context, Settings, Tally};
+use crate::flowlogs::analysis::{Context, Settings, Tally};
+use crate::flowlogs::attribution::Attributor;
 use crate::flowlogs::filter::{Filter, Term};
 use crate::flowlogs::format::{Format, Origin};
 use crate::flowlogs::input::Source;
@@ -150,7 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
     let report = report::build(files, &summary, &ctx, args.top);
     let text = match args.format {
-        OutputFormat::Table => report::table(&report),
+        OutputFormat::Table => table::render(&report),
         OutputFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
     };
     match &args.output {
