@@ -125,7 +125,9 @@ impl Filter {
                 .services
                 .iter()
                 .any(|service| names.iter().any(|name| name.eq_ignore_ascii_case(service))),
-            Term::Region(names) => names.iter().any(|name| name == candidate.region),
+            Term::Region(names) => names
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(candidate.region)),
             Term::Interface(names) => names
                 .iter()
                 .any(|name| name.as_bytes() == candidate.interface),
@@ -171,6 +173,11 @@ mod tests {
         assert!(!check("region=eu-west-1"));
         assert!(!check("interface=eni-2"));
         assert!(check("port=40000"));
+        let global = Candidate {
+            region: "GLOBAL",
+            ..candidate(&["CLOUDFRONT"])
+        };
+        assert!(Filter::new(vec!["region=GLOBAL".parse().unwrap()]).accepts(&global));
     }
 
     #[test]
