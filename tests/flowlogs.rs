@@ -178,6 +178,32 @@ fn without_ip_ranges_the_run_goes_on_and_says_attribution_is_unavailable() {
 }
 
 #[test]
+fn the_cache_dir_supplies_ip_ranges_when_no_option_names_them() {
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::copy(small_ranges(), cache.path().join("ip-ranges.json")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args(["flowlogs", "--format", "json", &fixture("v2-default.log")])
+        .env("EGRESS_PROBE_CACHE_DIR", cache.path())
+        .env_remove("EGRESS_PROBE_IP_RANGES")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["attribution"]["available"], true);
+    assert_eq!(report["attribution"]["sync_token"], "1764504000");
+    let source = report["attribution"]["source"].as_str().unwrap();
+    assert!(source.ends_with("ip-ranges.json"), "{source}");
+    assert_eq!(rows(&report, "plaintext", &[]).len(), 2);
+
+    let (code, _, stderr) = run(&[
+        "--ip-ranges",
+        "/nonexistent/ip-ranges.json",
+        &fixture("v2-default.log"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--ip-ranges"), "{stderr}");
+}
+
+#[test]
 fn v5_header_s3_traffic_paths_and_disagreements() {
     let report = json(&["--ip-ranges", &small_ranges(), &fixture("v5-header.log")]);
     assert_eq!(report["files"][0]["format"], "header v5 (29 fields) custom");
