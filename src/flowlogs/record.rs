@@ -607,6 +607,47 @@ mod tests {
     }
 
     #[test]
+    fn mutated_lines_never_panic() {
+        let formats = [
+            Format::default_v2(),
+            Format::parse(
+                "srcaddr pkt-dstaddr traffic-path flow-direction log-status region x",
+                Origin::Option,
+            )
+            .unwrap(),
+        ];
+        let seeds: [&[u8]; 3] = [
+            REJECT_V2,
+            b"10.0.0.1 2001:db8::1 8 egress NODATA us-east-1 y",
+            b"2019-01-02T10:11:12.000Z 2 1 eni-1 - - - - - - - 1 2 - NODATA",
+        ];
+        let mut state: u64 = 0x5eed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut line = seeds[(next() % 3) as usize].to_vec();
+            for _ in 0..(next() % 6) {
+                let at = (next() as usize) % (line.len() + 1);
+                match next() % 4 {
+                    0 if at < line.len() => line[at] = next() as u8,
+                    1 => line.insert(at, b" .:-9\t\x00"[(next() % 7) as usize]),
+                    2 if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => line.truncate(at),
+                }
+            }
+            for format in &formats {
+                let _ = parse(&line, format);
+            }
+        }
+    }
+
+    #[test]
     fn ipv4_parser_rejects_malformed_quads() {
         assert_eq!(
             ipv4(b"52.95.128.179"),
