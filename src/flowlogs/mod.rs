@@ -221,55 +221,34 @@ pub fn analyse(
     options: &ScanOptions,
     jobs: usize,
 ) -> anyhow::Result<(Vec<FileReport>, Summary)> {
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let read = Arc::new(AtomicU64::new(0));
+    let queue = Queue {
+        sources,
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        read: Arc::new(AtomicU64::new(0)),
+        results: Mutex::new(Vec::new()),
+    };
     let finished = AtomicBool::new(false);
-    let results: Mutex<Vec<(usize, anyhow::Result<FileReport>)>> = Mutex::new(Vec::new());
     let workers = jobs.clamp(1, sources.len().max(1));
 
-    let summaries: Vec<Summary> = std::thread::scope(|scope| {
+    let summaries: Vec<Option<Summary>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut tally = Tally::new(ctx);
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= sources.len() || stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let source = &sources[index];
-                        let result = scan::scan(source, options, &mut tally, read.clone(), &stop);
-                        if let Ok(file) = &result {
-                            tracing::debug!(
-                                path = %file.path,
-                                records = file.records,
-                                bad_lines = file.bad_lines,
-                                format = %file.format,
-                                "input read"
-                            );
-                        }
-                        if result.is_err() {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                        lock(&results).push((index, result));
-                    }
-                    tally.finish()
-                })
-            })
+            .map(|_| scope.spawn(|| work(&queue, ctx, options)))
             .collect();
-
-        let watcher = scope.spawn(|| watch(sources, &read, &finished));
+        let watcher = scope.spawn(|| watch(sources, &queue.read, &finished));
         let summaries = handles
             .into_iter()
-            .map(|handle| handle.join().expect("a flow-log worker panicked"))
+            .map(|handle| handle.join().ok())
             .collect();
         finished.store(true, Ordering::Relaxed);
         watcher.thread().unpark();
         summaries
     });
 
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut results = queue
+        .results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     results.sort_by_key(|(index, _)| *index);
     let mut files = Vec::with_capacity(results.len());
     for (_, result) in results {
@@ -277,9 +256,44 @@ pub fn analyse(
     }
     let mut summary = Summary::default();
     for part in summaries {
-        summary.merge(part);
+        summary.merge(part.ok_or_else(|| anyhow::anyhow!("a flow-log worker failed"))?);
     }
     Ok((files, summary))
+}
+
+/// The inputs shared by the workers, and what they found.
+struct Queue<'s> {
+    sources: &'s [Source],
+    next: AtomicUsize,
+    stop: AtomicBool,
+    read: Arc<AtomicU64>,
+    results: Mutex<Vec<(usize, anyhow::Result<FileReport>)>>,
+}
+
+/// One worker: takes the next input until none is left (or `--strict` stopped the run).
+fn work(queue: &Queue<'_>, ctx: &Context, options: &ScanOptions) -> Summary {
+    let mut tally = Tally::new(ctx);
+    loop {
+        let index = queue.next.fetch_add(1, Ordering::Relaxed);
+        if index >= queue.sources.len() || queue.stop.load(Ordering::Relaxed) {
+            break;
+        }
+
+        let source = &queue.sources[index];
+        let result = scan::scan(source, options, &mut tally, queue.read.clone(), &queue.stop);
+        match &result {
+            Ok(file) => tracing::debug!(
+                path = %file.path,
+                records = file.records,
+                bad_lines = file.bad_lines,
+                format = %file.format,
+                "input read"
+            ),
+            Err(_) => queue.stop.store(true, Ordering::Relaxed),
+        }
+        lock(&queue.results).push((index, result));
+    }
+    tally.finish()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
