@@ -159,19 +159,31 @@ impl<'c> Tally<'c> {
     #[inline]
     pub fn add(&mut self, record: &Record<'_>, log_region: Option<u32>) {
         self.time(record.start, record.end);
-        match record.status {
-            LogStatus::NoData => return self.summary.nodata += 1,
-            LogStatus::SkipData => return self.summary.skipdata += 1,
-            LogStatus::Ok => {}
-        }
-        let (Some(src), Some(dst)) = (record.src, record.dst) else {
-            return self.summary.unaddressed += 1;
+        let counter = match (record.status, record.src, record.dst) {
+            (LogStatus::NoData, ..) => &mut self.summary.nodata,
+            (LogStatus::SkipData, ..) => &mut self.summary.skipdata,
+            (LogStatus::Ok, None, _) | (LogStatus::Ok, _, None) => &mut self.summary.unaddressed,
+            (LogStatus::Ok, Some(src), Some(dst)) => {
+                return self.addressed(record, src, dst, log_region);
+            }
         };
+        *counter += 1;
+    }
 
+    /// Adds an OK record that has both addresses.
+    #[inline]
+    fn addressed(
+        &mut self,
+        record: &Record<'_>,
+        src: IpAddr,
+        dst: IpAddr,
+        log_region: Option<u32>,
+    ) {
         let view = self.view(record, src, dst);
         let (remote, group) = self.remote(record, &view);
         if !self.ctx.settings.filter.is_empty() && !self.passes(record, remote, group) {
-            return self.summary.filtered_out += 1;
+            self.summary.filtered_out += 1;
+            return;
         }
         self.summary.analysed += 1;
 
