@@ -40,6 +40,9 @@ pub enum Command {
     Policy(crate::policy::Args),
     /// AWS address space for firewall rules: lookup, list within a rule budget, update, diff, info.
     Ranges(Box<crate::ranges::Args>),
+    /// What the VPC's flow logs say: REJECTs, plaintext, other regions, S3 paths, NAT.
+    #[command(after_help = EXIT_CODES)]
+    Flowlogs(Box<crate::flowlogs::Args>),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -65,5 +68,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Repos(args) => crate::yum::run(args),
         Command::Policy(args) => crate::policy::run(args),
         Command::Ranges(args) => crate::ranges::run(*args),
+        Command::Flowlogs(args) => crate::flowlogs::run(*args),
     }
 }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod evidence;
 pub mod exit;
+pub mod flowlogs;
 pub mod host;
 pub mod logging;
 pub mod output;

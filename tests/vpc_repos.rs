@@ -188,6 +188,9 @@ fn al2023_dual_stack_name_outside_the_interface_endpoint() {
     assert!(hosts.contains(&"al2023-repo"), "{gaps:#?}");
     assert!(hosts.contains(&"s3-dualstack"), "{gaps:#?}");
     let message = gaps[0]["message"].as_str().unwrap();
-    assert!(message.contains("s3-dualstack names as covered (as of 2023-06-15"), "{message}");
+    assert!(
+        message.contains("s3-dualstack names as covered (as of 2023-06-15"),
+        "{message}"
+    );
     assert!(findings(&report, "plaintext").is_empty());
 }

@@ -176,6 +176,14 @@ impl IpRanges {
             .map(|&index| &self.entries[index as usize])
     }
 
+    /// Indices into `entries` of every entry whose prefix contains `addr`, longest first.
+    pub fn containing_indices(&self, addr: IpAddr) -> &[u32] {
+        match addr {
+            IpAddr::V4(v4) => self.v4.containing(u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => self.v6.containing(u128::from(v6)),
+        }
+    }
+
     /// The attribution of an address: union of services, region and border group of the
     /// longest match. `None` when no published prefix contains it.
     pub fn attribute(&self, addr: IpAddr) -> Option<Attribution> {
@@ -450,6 +458,12 @@ mod tests {
             ["203.0.113.0/27 S3", "203.0.113.0/26 AMAZON"]
         );
         assert_eq!(services(&ranges, "203.0.113.40"), ["203.0.113.0/26 AMAZON"]);
+        let indices = ranges.containing_indices("203.0.113.10".parse().unwrap());
+        let by_index: Vec<&str> = indices
+            .iter()
+            .map(|&index| ranges.entries[index as usize].service.as_str())
+            .collect();
+        assert_eq!(by_index, ["S3", "AMAZON"]);
         let attribution = ranges.attribute("203.0.113.10".parse().unwrap()).unwrap();
         assert_eq!(attribution.services, ["AMAZON", "S3"]);
         assert_eq!(attribution.region, "us-west-2");
@@ -613,6 +627,11 @@ mod tests {
             brute.sort_by_key(|e| std::cmp::Reverse(e.prefix.prefix_len()));
             let indexed: Vec<&Entry> = ranges.lookup(addr).collect();
             assert_eq!(indexed.len(), brute.len(), "{probe}");
+            assert_eq!(
+                ranges.containing_indices(addr).len(),
+                brute.len(),
+                "{probe}"
+            );
             for (a, b) in indexed.iter().zip(&brute) {
                 assert_eq!(a.prefix.prefix_len(), b.prefix.prefix_len(), "{probe}");
             }

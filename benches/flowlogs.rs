@@ -1,0 +1,215 @@
+//! Flow-log throughput side by side with what a user has: `wc -l` over the same bytes (the
+//! ceiling for just reading lines), an `awk` REJECT group-by, and `gzip -dc` for the compressed
+//! file. Run with `cargo bench --bench flowlogs`; `FLOWLOGS_BENCH_RECORDS` sets the size.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use egress_probe::aws::ipranges::IpRanges;
+use egress_probe::flowlogs::analysis::{Context, Settings};
+use egress_probe::flowlogs::attribution::Attributor;
+use egress_probe::flowlogs::format::Format;
+use egress_probe::flowlogs::input::{self, Piece, Source};
+use egress_probe::flowlogs::record;
+use egress_probe::flowlogs::scan::ScanOptions;
+use egress_probe::flowlogs::{self, synth};
+
+/// The REJECT group-by users write today.
+const AWK: &str = r#"$13 == "REJECT" { k = $4 " " $5 " " $7; n[k]++; b[k] += $10 }
+END { for (k in n) print k, n[k], b[k] }"#;
+
+/// How many times each contender runs; the best time counts.
+const RUNS: usize = 3;
+
+fn main() -> anyhow::Result<()> {
+    let records: u64 = std::env::var("FLOWLOGS_BENCH_RECORDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(3_000_000);
+    let dir = tempfile::tempdir()?;
+    let plain = dir.path().join("flows.log");
+    let gzip = dir.path().join("flows.log.gz");
+
+    let ranges = ip_ranges();
+    let remotes = ranges
+        .as_ref()
+        .map(|ranges| synth::aws_addresses(ranges, 400))
+        .unwrap_or_default();
+    generate(&plain, &gzip, records, remotes)?;
+    let ctx = Context {
+        attributor: ranges.map(Attributor::new),
+        source: None,
+        settings: Settings::default(),
+    };
+    println!(
+        "{records} generated records: {} MiB plain, {} MiB gzip; attribution {}",
+        size_mib(&plain),
+        size_mib(&gzip),
+        if ctx.attributor.is_some() {
+            "on"
+        } else {
+            "off (no ip-ranges snapshot)"
+        }
+    );
+
+    let wc = best(|| shell(&format!("wc -l < {}", plain.display())))?;
+    let awk = best(|| shell(&format!("awk '{AWK}' {} > /dev/null", plain.display())))?;
+    let ours = best(|| analyse(&plain, &ctx, records))?;
+    let gunzip = best(|| shell(&format!("gzip -dc {} > /dev/null", gzip.display())))?;
+    let ours_gz = best(|| analyse(&gzip, &ctx, records))?;
+
+    let lines = best(|| phase(&plain, records, false))?;
+    let parsed = best(|| phase(&plain, records, true))?;
+
+    let rate = |time: Duration| records as f64 / time.as_secs_f64() / 1e6;
+    println!(
+        "\n{:<34} {:>9} {:>14}",
+        "phase (plain, one core)", "seconds", "M records/s"
+    );
+    for (name, time) in [
+        ("cut into lines", lines),
+        ("lines parsed", parsed),
+        ("lines parsed and analysed", ours),
+    ] {
+        println!(
+            "{name:<34} {:>9.3} {:>14.2}",
+            time.as_secs_f64(),
+            rate(time)
+        );
+    }
+    println!(
+        "\n{:<34} {:>9} {:>14}",
+        "contender (one core)", "seconds", "M records/s"
+    );
+    for (name, time) in [
+        ("wc -l (plain)", wc),
+        ("awk REJECT group-by (plain)", awk),
+        ("egress-probe flowlogs (plain)", ours),
+        ("gzip -dc > /dev/null", gunzip),
+        ("egress-probe flowlogs (gzip)", ours_gz),
+    ] {
+        println!(
+            "{name:<34} {:>9.3} {:>14.2}",
+            time.as_secs_f64(),
+            rate(time)
+        );
+    }
+
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!("\nratios");
+    println!(
+        "  flowlogs / wc -l time      {:>6.2}x  (1.0 = as fast as reading lines)",
+        ratio(ours, wc)
+    );
+    println!(
+        "  awk / flowlogs time        {:>6.2}x  (aim: at least 10x)",
+        ratio(awk, ours)
+    );
+    println!(
+        "  flowlogs gzip / gzip -dc   {:>6.2}x  (aim: at most 1.5x)",
+        ratio(ours_gz, gunzip)
+    );
+    println!(
+        "  plain records/s per core   {:>6.2}M  (aim: at least 5M)",
+        rate(ours)
+    );
+    if let Some(peak) = peak_memory() {
+        println!("  peak resident memory       {peak} (generator buffers included)");
+    }
+    Ok(())
+}
+
+/// The newest ip-ranges snapshot beside the repository, when present.
+fn ip_ranges() -> Option<IpRanges> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/ip-ranges/ip-ranges-2026-08-22.json");
+    match IpRanges::load(&path) {
+        Ok(ranges) => Some(ranges),
+        Err(err) => {
+            eprintln!("no attribution in the benchmark: {err:#}");
+            None
+        }
+    }
+}
+
+fn generate(
+    plain: &Path,
+    gzip: &Path,
+    records: u64,
+    remotes: Vec<std::net::Ipv4Addr>,
+) -> anyhow::Result<()> {
+    let file = std::fs::File::create(plain)?;
+    synth::Generator::new(42, remotes).write(BufWriter::new(file), records)?;
+
+    let mut encoder = flate2::write::GzEncoder::new(
+        BufWriter::new(std::fs::File::create(gzip)?),
+        flate2::Compression::default(),
+    );
+    std::io::copy(&mut std::fs::File::open(plain)?, &mut encoder)?;
+    encoder.finish()?.flush()?;
+    Ok(())
+}
+
+fn analyse(path: &Path, ctx: &Context, expected: u64) -> anyhow::Result<()> {
+    let sources = [Source::File(path.to_path_buf())];
+    let (files, summary) = flowlogs::analyse(&sources, ctx, &ScanOptions::default(), 1)?;
+    anyhow::ensure!(
+        files[0].records == expected,
+        "read {} records",
+        files[0].records
+    );
+    anyhow::ensure!(summary.analysed > 0 && !summary.rejects.is_empty());
+    Ok(())
+}
+
+/// Reads the file into lines, and parses them when `parse` is set, without analysing.
+fn phase(path: &Path, expected: u64, parse: bool) -> anyhow::Result<()> {
+    let source = Source::File(path.to_path_buf());
+    let opened = input::open(&source, Default::default())?;
+    let format = Format::default_v2();
+    let mut count = 0u64;
+    input::lines(opened.reader, |_, piece| {
+        if let Piece::Line(line) = piece {
+            count += u64::from(!parse || record::parse(line, &format).is_ok());
+        }
+        true
+    });
+    anyhow::ensure!(count == expected, "{count} lines");
+    Ok(())
+}
+
+fn shell(script: &str) -> anyhow::Result<()> {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::null())
+        .status()
+        .with_context(|| format!("running {script}"))?;
+    anyhow::ensure!(status.success(), "{script} failed");
+    Ok(())
+}
+
+fn best(mut run: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+    let mut best = Duration::MAX;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        run()?;
+        best = best.min(started.elapsed());
+    }
+    Ok(best)
+}
+
+fn size_mib(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |meta| meta.len() >> 20)
+}
+
+fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .map(|value| value.trim().to_string())
+}

@@ -1,0 +1,747 @@
+//! The per-record analysis: which side is remote, what AWS service and region it is, and the
+//! tallies behind every report, kept in hash maps keyed by small ids on the hot path and turned
+//! into a named [`Summary`] once per worker.
+
+use std::net::IpAddr;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::flowlogs::attribution::{Attributor, is_private};
+use crate::flowlogs::filter::{Candidate, Filter};
+use crate::flowlogs::names::Interner;
+use crate::flowlogs::record::{Action, Direction, LogStatus, Record};
+use crate::flowlogs::summary::{
+    self, Class, Counts, CrossKey, Holder, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
+};
+
+/// Ports below this are service ports; the rest are ephemeral (NAT gateways, ELB and Lambda use
+/// 1024-65535, Linux 32768-60999, Windows 49152-65535).
+pub const EPHEMERAL_FROM: u16 = 1024;
+
+/// What the user told the analysis, shared by every worker.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// The interfaces' own addresses (`--eni-addr`).
+    pub eni_addrs: FxHashSet<IpAddr>,
+    /// Interfaces known to be NAT gateways (`--nat-eni`).
+    pub nat_enis: FxHashSet<String>,
+    /// The log's region when records lack `region` (`--region`).
+    pub region: Option<String>,
+    /// Which records to keep.
+    pub filter: Filter,
+}
+
+/// Everything a worker reads and never changes.
+#[derive(Debug)]
+pub struct Context {
+    /// Attribution, when ip-ranges data is available.
+    pub attributor: Option<Attributor>,
+    /// The ip-ranges file the attribution came from.
+    pub source: Option<String>,
+    /// The options.
+    pub settings: Settings,
+}
+
+/// The remote side in ids: scope, service label id, region id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Remote {
+    scope: Scope,
+    service: u32,
+    region: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RejectIds {
+    remote: Remote,
+    direction: Option<Direction>,
+    protocol: u8,
+    port: u16,
+    return_traffic: bool,
+    reason: u32,
+}
+
+/// Who a record's tallies go to, in ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HolderId {
+    Class(Class),
+    Interface(u32),
+}
+
+/// Which side of a record is remote, and how sure that is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct View {
+    remote: IpAddr,
+    remote_is_src: bool,
+    direction: Option<Direction>,
+    rewritten: bool,
+    rewrites_public: bool,
+}
+
+/// Size of the per-worker cache of IPv4 attributions (a power of two).
+const CACHE: usize = 1 << 12;
+
+/// Cache value: not an AWS address.
+const NOT_AWS: u32 = 1;
+
+/// One worker's running tallies.
+pub struct Tally<'c> {
+    ctx: &'c Context,
+    services: Interner,
+    regions: Interner,
+    interfaces: Interner,
+    reasons: Interner,
+    group_ids: Vec<(u32, u32)>,
+    cache: Vec<(u32, u32)>,
+    dash: u32,
+    no_region: u32,
+    unknown_region: u32,
+    global_region: u32,
+    s3: Vec<bool>,
+    summary: Summary,
+    rejects: FxHashMap<RejectIds, Counts>,
+    plaintext: FxHashMap<(Remote, Option<Direction>), Counts>,
+    cross_region: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
+    s3_paths: FxHashMap<(HolderId, Option<u8>, u32, bool), Counts>,
+    talkers: FxHashMap<(HolderId, Remote, Option<Direction>, bool), Counts>,
+    seen: Vec<Seen>,
+}
+
+impl<'c> Tally<'c> {
+    /// A tally with the attribution groups already named.
+    pub fn new(ctx: &'c Context) -> Tally<'c> {
+        let mut services = Interner::default();
+        let mut regions = Interner::default();
+        let dash = services.id(b"-");
+        let no_region = regions.id(b"-");
+        let unknown_region = regions.id(b"unknown");
+        let global_region = regions.id(b"GLOBAL");
+        let group_ids = ctx
+            .attributor
+            .iter()
+            .flat_map(|attributor| attributor.groups())
+            .map(|group| {
+                (
+                    services.id(group.label.as_bytes()),
+                    regions.id(group.region.as_bytes()),
+                )
+            })
+            .collect();
+
+        Tally {
+            ctx,
+            services,
+            regions,
+            interfaces: Interner::default(),
+            reasons: Interner::default(),
+            group_ids,
+            cache: vec![(0, 0); CACHE],
+            dash,
+            no_region,
+            unknown_region,
+            global_region,
+            s3: Vec::new(),
+            summary: Summary::default(),
+            rejects: FxHashMap::default(),
+            plaintext: FxHashMap::default(),
+            cross_region: FxHashMap::default(),
+            s3_paths: FxHashMap::default(),
+            talkers: FxHashMap::default(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The id of the region a file's records belong to when they carry no `region` field.
+    pub fn region_id(&mut self, region: Option<&str>) -> Option<u32> {
+        region.map(|region| self.regions.id(region.as_bytes()))
+    }
+
+    /// Adds one record; `log_region` is the file's region when the record has none.
+    #[inline]
+    pub fn add(&mut self, record: &Record<'_>, log_region: Option<u32>) {
+        self.time(record.start, record.end);
+        let counter = match (record.status, record.src, record.dst) {
+            (LogStatus::NoData, ..) => &mut self.summary.nodata,
+            (LogStatus::SkipData, ..) => &mut self.summary.skipdata,
+            (LogStatus::Ok, None, _) | (LogStatus::Ok, _, None) => &mut self.summary.unaddressed,
+            (LogStatus::Ok, Some(src), Some(dst)) => {
+                return self.addressed(record, src, dst, log_region);
+            }
+        };
+        *counter += 1;
+    }
+
+    /// Adds an OK record that has both addresses.
+    #[inline]
+    fn addressed(
+        &mut self,
+        record: &Record<'_>,
+        src: IpAddr,
+        dst: IpAddr,
+        log_region: Option<u32>,
+    ) {
+        let view = self.view(record, src, dst);
+        let (remote, group) = self.remote(record, &view);
+        if !self.ctx.settings.filter.is_empty() && !self.passes(record, remote, group) {
+            self.summary.filtered_out += 1;
+            return;
+        }
+        self.summary.analysed += 1;
+
+        let holder = self.holder(record, view.rewrites_public);
+        let counts = Counts::one(record.packets, record.bytes);
+        *self
+            .talkers
+            .entry((holder, remote, view.direction, view.rewritten))
+            .or_default() += counts;
+
+        match record.action {
+            Some(Action::Reject) => self.reject(record, remote, &view, counts),
+            Some(Action::Accept) => self.accepted(record, remote, &view, log_region, holder),
+            None => {}
+        }
+    }
+
+    #[inline]
+    fn time(&mut self, start: Option<u64>, end: Option<u64>) {
+        self.summary.first_start = summary::min_some(self.summary.first_start, start);
+        self.summary.last_end = self.summary.last_end.max(end);
+    }
+
+    /// Decides the remote side: where `pkt-*` addresses differ from `srcaddr`/`dstaddr` (a NAT
+    /// gateway or other intermediate interface) the public packet address, or else the
+    /// rewritten one; then `flow-direction`, `--eni-addr`, which side is private, and which
+    /// side AWS publishes.
+    #[inline]
+    fn view(&mut self, record: &Record<'_>, src: IpAddr, dst: IpAddr) -> View {
+        let remote_src = |direction| View {
+            remote: record.pkt_src.unwrap_or(src),
+            remote_is_src: true,
+            direction,
+            rewritten: false,
+            rewrites_public: false,
+        };
+        let remote_dst = |direction| View {
+            remote: record.pkt_dst.unwrap_or(dst),
+            remote_is_src: false,
+            direction,
+            rewritten: false,
+            rewrites_public: false,
+        };
+
+        let rewritten_src = record.pkt_src.is_some_and(|pkt| pkt != src);
+        let rewritten_dst = record.pkt_dst.is_some_and(|pkt| pkt != dst);
+        if rewritten_src || rewritten_dst {
+            let (real_src, real_dst) =
+                (record.pkt_src.unwrap_or(src), record.pkt_dst.unwrap_or(dst));
+            let view = match (is_private(real_src), is_private(real_dst)) {
+                (false, true) => remote_src(Some(Direction::Ingress)),
+                (true, false) => remote_dst(Some(Direction::Egress)),
+                _ if rewritten_dst => remote_dst(Some(Direction::Egress)),
+                _ => remote_src(Some(Direction::Ingress)),
+            };
+            return View {
+                rewritten: true,
+                rewrites_public: !is_private(view.remote),
+                ..view
+            };
+        }
+        match record.direction {
+            Some(Direction::Ingress) => return remote_src(Some(Direction::Ingress)),
+            Some(Direction::Egress) => return remote_dst(Some(Direction::Egress)),
+            None => {}
+        }
+
+        let own = &self.ctx.settings.eni_addrs;
+        if !own.is_empty() {
+            if own.contains(&dst) {
+                return remote_src(Some(Direction::Ingress));
+            }
+            if own.contains(&src) {
+                return remote_dst(Some(Direction::Egress));
+            }
+        }
+        match (is_private(src), is_private(dst)) {
+            (true, false) => return remote_dst(Some(Direction::Egress)),
+            (false, true) => return remote_src(Some(Direction::Ingress)),
+            (true, true) => return remote_dst(None),
+            (false, false) => {}
+        }
+        match (self.group(src).is_some(), self.group(dst).is_some()) {
+            (true, false) => remote_src(Some(Direction::Ingress)),
+            (false, true) => remote_dst(Some(Direction::Egress)),
+            _ => remote_dst(None),
+        }
+    }
+
+    /// The remote's scope, service and region, and its ip-ranges group.
+    #[inline]
+    fn remote(&mut self, record: &Record<'_>, view: &View) -> (Remote, Option<u32>) {
+        let field = if view.remote_is_src {
+            record.pkt_src_service
+        } else {
+            record.pkt_dst_service
+        };
+        if is_private(view.remote) {
+            let remote = Remote {
+                scope: Scope::Private,
+                service: self.dash,
+                region: self.no_region,
+            };
+            return (remote, None);
+        }
+
+        let group = self.group(view.remote);
+        if let Some(field) = field {
+            self.check_agreement(view.remote, field, group);
+            let region = group.map_or(self.unknown_region, |g| self.group_ids[g as usize].1);
+            let remote = Remote {
+                scope: Scope::Aws,
+                service: self.services.id(field),
+                region,
+            };
+            return (remote, group);
+        }
+
+        let remote = match group {
+            Some(group) => {
+                let (service, region) = self.group_ids[group as usize];
+                Remote {
+                    scope: Scope::Aws,
+                    service,
+                    region,
+                }
+            }
+            None if self.ctx.attributor.is_none() => Remote {
+                scope: Scope::Unattributed,
+                service: self.dash,
+                region: self.no_region,
+            },
+            None => Remote {
+                scope: Scope::Internet,
+                service: self.dash,
+                region: self.no_region,
+            },
+        };
+        (remote, group)
+    }
+
+    /// The ip-ranges group of an address, through a small cache for IPv4.
+    #[inline]
+    fn group(&mut self, addr: IpAddr) -> Option<u32> {
+        let attributor = self.ctx.attributor.as_ref()?;
+        let IpAddr::V4(v4) = addr else {
+            return attributor.group(addr);
+        };
+
+        let key = u32::from(v4);
+        let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE.trailing_zeros())) as usize;
+        let (cached_key, value) = self.cache[slot];
+        if value != 0 && cached_key == key {
+            return value.checked_sub(NOT_AWS + 1);
+        }
+        let group = attributor.group(addr);
+        self.cache[slot] = (key, group.map_or(NOT_AWS, |g| g + NOT_AWS + 1));
+        group
+    }
+
+    fn check_agreement(&mut self, addr: IpAddr, field: &[u8], group: Option<u32>) {
+        let Some(attributor) = &self.ctx.attributor else {
+            return;
+        };
+        let published = group.map(|g| &attributor.groups()[g as usize].services);
+        if published.is_some_and(|services| services.iter().any(|s| s.as_bytes() == field)) {
+            return;
+        }
+
+        self.summary.disagreements += 1;
+        if self.summary.disagreement_examples.len() < summary::EXAMPLES {
+            let said = published.map_or("no AWS prefix".to_string(), |s| s.join("+"));
+            self.summary.disagreement_examples.push(format!(
+                "{addr}: the record says {}, ip-ranges says {said}",
+                String::from_utf8_lossy(field)
+            ));
+        }
+    }
+
+    fn passes(&self, record: &Record<'_>, remote: Remote, group: Option<u32>) -> bool {
+        let mut names: Vec<&str> = vec![remote.scope.name(), self.services.name(remote.service)];
+        if let (Some(group), Some(attributor)) = (group, &self.ctx.attributor) {
+            names.extend(
+                attributor.groups()[group as usize]
+                    .services
+                    .iter()
+                    .map(String::as_str),
+            );
+        }
+        self.ctx.settings.filter.accepts(&Candidate {
+            action: record.action,
+            src_port: record.src_port,
+            dst_port: record.dst_port,
+            services: &names,
+            region: self.regions.name(remote.region),
+            interface: record.interface,
+        })
+    }
+
+    /// Who the record's tallies go to: its interface by name when the interface may be a NAT
+    /// gateway's (named by `--nat-eni`, or `pkt-*` in the format and no instance named), else
+    /// the kind of interface the record itself tells.
+    #[inline]
+    fn holder(&mut self, record: &Record<'_>, rewrites_public: bool) -> HolderId {
+        let nat_enis = &self.ctx.settings.nat_enis;
+        let flagged = !nat_enis.is_empty()
+            && std::str::from_utf8(record.interface).is_ok_and(|name| nat_enis.contains(name));
+        let class = match record.instance {
+            Some(b"-") => Class::Managed,
+            Some(_) => Class::Instance,
+            None => Class::Unknown,
+        };
+        if !flagged && (class == Class::Instance || !record.rewritable) {
+            return HolderId::Class(class);
+        }
+
+        let id = self.interfaces.id(record.interface);
+        if id as usize >= self.seen.len() {
+            self.seen.resize(id as usize + 1, Seen::default());
+        }
+        let seen = &mut self.seen[id as usize];
+        seen.instance |= class == Class::Instance;
+        seen.managed |= class == Class::Managed;
+        seen.rewrites_public |= rewrites_public;
+        HolderId::Interface(id)
+    }
+
+    fn reject(&mut self, record: &Record<'_>, remote: Remote, view: &View, counts: Counts) {
+        let (src_port, dst_port) = (record.src_port.unwrap_or(0), record.dst_port.unwrap_or(0));
+        let return_traffic = src_port < EPHEMERAL_FROM && dst_port >= EPHEMERAL_FROM;
+        let port = if return_traffic { src_port } else { dst_port };
+        let reason = match record.reject_reason {
+            Some(reason) => self.reasons.id(reason) + 1,
+            None => 0,
+        };
+        let key = RejectIds {
+            remote,
+            direction: view.direction,
+            protocol: record.protocol.unwrap_or(u8::MAX),
+            port,
+            return_traffic,
+            reason,
+        };
+        *self.rejects.entry(key).or_default() += counts;
+    }
+
+    fn accepted(
+        &mut self,
+        record: &Record<'_>,
+        remote: Remote,
+        view: &View,
+        log_region: Option<u32>,
+        holder: HolderId,
+    ) {
+        if remote.scope != Scope::Aws {
+            return;
+        }
+        let counts = Counts::one(record.packets, record.bytes);
+
+        let remote_port = if view.remote_is_src {
+            record.src_port
+        } else {
+            record.dst_port
+        };
+        if record.protocol == Some(6) && remote_port == Some(80) {
+            *self.plaintext.entry((remote, view.direction)).or_default() += counts;
+        }
+
+        let own = match record.region {
+            Some(region) => Some(self.regions.id(region)),
+            None => log_region,
+        };
+        let elsewhere = remote.region != self.global_region && remote.region != self.unknown_region;
+        if let Some(own) = own.filter(|&own| elsewhere && own != remote.region) {
+            *self
+                .cross_region
+                .entry((own, remote, view.direction))
+                .or_default() += counts;
+        }
+
+        if view.direction == Some(Direction::Egress) && self.is_s3(remote.service) {
+            *self
+                .s3_paths
+                .entry((holder, record.traffic_path, remote.region, view.rewritten))
+                .or_default() += counts;
+        }
+    }
+
+    /// True when the service label names S3 (`S3`, or S3 among others joined by `+`).
+    #[inline]
+    fn is_s3(&mut self, service: u32) -> bool {
+        let index = service as usize;
+        if index >= self.s3.len() {
+            let names = self.services.names();
+            self.s3.extend(
+                names[self.s3.len()..]
+                    .iter()
+                    .map(|name| name.split('+').any(|part| part == "S3")),
+            );
+        }
+        self.s3[index]
+    }
+
+    /// The tallies under names, ready to merge with other workers'.
+    pub fn finish(self) -> Summary {
+        let mut summary = self.summary;
+        let peer = |remote: Remote| Peer {
+            scope: remote.scope,
+            service: self.services.name(remote.service).to_string(),
+            region: self.regions.name(remote.region).to_string(),
+        };
+        let region = |id: u32| self.regions.name(id).to_string();
+        let interface = |id: u32| self.interfaces.name(id).to_string();
+        let holder = |id: HolderId| match id {
+            HolderId::Class(class) => Holder::Class(class),
+            HolderId::Interface(id) => Holder::Interface(interface(id)),
+        };
+
+        for (ids, counts) in self.rejects {
+            let reason = match ids.reason {
+                0 => String::new(),
+                id => self.reasons.name(id - 1).to_string(),
+            };
+            let key = RejectKey {
+                peer: peer(ids.remote),
+                direction: ids.direction,
+                protocol: ids.protocol,
+                port: ids.port,
+                return_traffic: ids.return_traffic,
+                reason,
+            };
+            *summary.rejects.entry(key).or_default() += counts;
+        }
+        for ((remote, direction), counts) in self.plaintext {
+            *summary
+                .plaintext
+                .entry((peer(remote), direction))
+                .or_default() += counts;
+        }
+        for ((own, remote, direction), counts) in self.cross_region {
+            let key = CrossKey {
+                log_region: region(own),
+                peer: peer(remote),
+                direction,
+            };
+            *summary.cross_region.entry(key).or_default() += counts;
+        }
+        for ((id, path, s3_region, rewritten), counts) in self.s3_paths {
+            let key = PathKey {
+                holder: holder(id),
+                path,
+                region: region(s3_region),
+                rewritten,
+            };
+            *summary.s3_paths.entry(key).or_default() += counts;
+        }
+        for ((id, remote, direction, rewritten), counts) in self.talkers {
+            let key = TalkKey {
+                holder: holder(id),
+                peer: peer(remote),
+                direction,
+                rewritten,
+            };
+            *summary.talkers.entry(key).or_default() += counts;
+        }
+        for (id, seen) in self.seen.into_iter().enumerate() {
+            *summary.interfaces.entry(interface(id as u32)).or_default() += seen;
+        }
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ipranges::IpRanges;
+    use crate::flowlogs::format::{Format, Origin};
+    use crate::flowlogs::record;
+
+    const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-11-30-12-00-00","prefixes":[
+      {"ip_prefix":"203.0.113.0/26","region":"us-west-2","service":"AMAZON"},
+      {"ip_prefix":"203.0.113.0/27","region":"us-west-2","service":"S3"},
+      {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"AMAZON"},
+      {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"EC2"}],
+      "ipv6_prefixes":[]}"#;
+
+    fn context(settings: Settings) -> Context {
+        let ranges = IpRanges::parse(RANGES.as_bytes()).unwrap();
+        Context {
+            attributor: Some(Attributor::new(ranges)),
+            source: None,
+            settings,
+        }
+    }
+
+    fn tally(ctx: &Context, format: &str, lines: &[&str]) -> Summary {
+        let format = Format::parse(format, Origin::Option).unwrap();
+        let mut tally = Tally::new(ctx);
+        let region = tally.region_id(Some("us-west-2"));
+        for line in lines {
+            tally.add(&record::parse(line.as_bytes(), &format).unwrap(), region);
+        }
+        tally.finish()
+    }
+
+    fn peers(summary: &Summary) -> Vec<String> {
+        summary
+            .talkers
+            .keys()
+            .map(|key| {
+                let holder = match &key.holder {
+                    Holder::Interface(name) => name.clone(),
+                    Holder::Class(class) => format!("{class:?}"),
+                };
+                format!(
+                    "{holder} {} {} {:?} {}",
+                    key.peer.service, key.peer.region, key.direction, key.rewritten
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn remote_side_by_privacy_eni_address_and_flow_direction() {
+        let format = "interface-id srcaddr dstaddr bytes action";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-a 10.0.0.1 203.0.113.5 10 ACCEPT",
+                "eni-a 203.0.113.5 10.0.0.1 20 ACCEPT",
+            ],
+        );
+        assert_eq!(
+            peers(&summary),
+            [
+                "Unknown S3 us-west-2 Some(Ingress) false",
+                "Unknown S3 us-west-2 Some(Egress) false"
+            ]
+        );
+
+        // Both public (an IPv4 public interface address given by --eni-addr).
+        let own = Settings {
+            eni_addrs: ["198.51.100.200".parse().unwrap()].into_iter().collect(),
+            ..Settings::default()
+        };
+        let ctx = context(own);
+        let summary = tally(
+            &ctx,
+            format,
+            &["eni-a 198.51.100.200 203.0.113.5 10 ACCEPT"],
+        );
+        assert_eq!(peers(&summary), ["Unknown S3 us-west-2 Some(Egress) false"]);
+
+        let directed = "interface-id srcaddr dstaddr bytes action flow-direction";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            directed,
+            &["eni-a 8.8.8.8 203.0.113.5 10 ACCEPT ingress"],
+        );
+        assert_eq!(peers(&summary), ["Unknown - - Some(Ingress) false"]);
+    }
+
+    #[test]
+    fn nat_legs_point_at_the_public_packet_address() {
+        let format =
+            "interface-id instance-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes action";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-n - 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5 10 ACCEPT",
+                "eni-n - 10.0.0.220 10.0.1.5 203.0.113.5 10.0.1.5 20 ACCEPT",
+                "eni-n - 10.40.1.175 10.40.2.236 10.20.33.164 10.40.2.236 30 ACCEPT",
+            ],
+        );
+        assert_eq!(
+            peers(&summary),
+            [
+                "eni-n S3 us-west-2 Some(Ingress) true",
+                "eni-n S3 us-west-2 Some(Egress) true",
+                "eni-n - - Some(Ingress) true"
+            ]
+        );
+        assert!(summary.interfaces["eni-n"].rewrites_public);
+        assert!(summary.interfaces["eni-n"].managed);
+    }
+
+    #[test]
+    fn plaintext_cross_region_and_s3_path_need_accept_and_aws() {
+        let format =
+            "interface-id srcaddr dstaddr srcport dstport protocol bytes action traffic-path";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-a 10.0.0.1 203.0.113.5 40000 80 6 100 ACCEPT 8",
+                "eni-a 10.0.0.1 203.0.113.5 40000 80 6 100 REJECT 8",
+                "eni-a 10.0.0.1 198.51.100.1 40000 80 17 100 ACCEPT -",
+                "eni-a 10.0.0.1 198.51.100.1 40000 80 6 200 ACCEPT -",
+            ],
+        );
+        let plaintext: Vec<String> = summary
+            .plaintext
+            .iter()
+            .map(|((peer, _), counts)| format!("{} {}", peer.service, counts.bytes))
+            .collect();
+        assert_eq!(plaintext, ["EC2 200", "S3 100"]);
+        let cross: Vec<String> = summary
+            .cross_region
+            .iter()
+            .map(|(key, counts)| format!("{}>{} {}", key.log_region, key.peer.region, counts.bytes))
+            .collect();
+        assert_eq!(cross, ["us-west-2>us-east-1 300"]);
+        let paths: Vec<(Option<u8>, u64)> = summary
+            .s3_paths
+            .iter()
+            .map(|(k, c)| (k.path, c.bytes))
+            .collect();
+        assert_eq!(paths, [(Some(8), 100)]);
+        assert_eq!(summary.rejects.len(), 1);
+    }
+
+    #[test]
+    fn return_traffic_is_keyed_by_the_service_port() {
+        let format = "interface-id srcaddr dstaddr srcport dstport protocol bytes action";
+        let ctx = context(Settings::default());
+        let summary = tally(
+            &ctx,
+            format,
+            &[
+                "eni-a 203.0.113.5 10.0.0.1 443 40001 6 1 REJECT",
+                "eni-a 203.0.113.5 10.0.0.1 443 61000 6 1 REJECT",
+                "eni-a 10.0.0.1 203.0.113.5 22 50000 6 1 REJECT",
+                "eni-a 203.0.113.5 10.0.0.1 50000 8080 6 1 REJECT",
+            ],
+        );
+        let keys: Vec<String> = summary
+            .rejects
+            .iter()
+            .map(|(key, counts)| {
+                format!(
+                    "{:?} {} {} {}",
+                    key.direction, key.port, key.return_traffic, counts.flows
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "Some(Ingress) 443 true 2",
+                "Some(Ingress) 8080 false 1",
+                "Some(Egress) 22 true 1"
+            ]
+        );
+    }
+}

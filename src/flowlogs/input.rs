@@ -1,0 +1,444 @@
+//! Where flow-log bytes come from: files, directories (recursively) and stdin; plain or gzip
+//! (told by content), Parquet recognised and refused; the S3 delivery layout read from a path;
+//! and the stream cut into lines without copying each one.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use flate2::bufread::MultiGzDecoder;
+
+use crate::exit::UsageError;
+
+/// The longest line taken as a record; anything longer is a bad line.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Size of the read buffer lines are cut from.
+const CHUNK: usize = 1024 * 1024;
+
+/// One input: a file or stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input (`-`).
+    Stdin,
+    /// A file, named or found in a directory.
+    File(PathBuf),
+}
+
+impl Source {
+    /// The name shown in the report.
+    pub fn display(&self) -> String {
+        match self {
+            Source::Stdin => "-".to_string(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The file's size in bytes, when known, for the progress bar.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Source::Stdin => None,
+            Source::File(path) => std::fs::metadata(path).ok().map(|meta| meta.len()),
+        }
+    }
+}
+
+/// The inputs named on the command line, directories expanded in name order.
+pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    let mut stdin_seen = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if !stdin_seen {
+                sources.push(Source::Stdin);
+            }
+            stdin_seen = true;
+            continue;
+        }
+
+        let meta = std::fs::metadata(path)
+            .map_err(|err| UsageError::new(format!("{}: {err}", path.display())))?;
+        if meta.is_dir() {
+            walk(path, &mut sources)?;
+        } else {
+            sources.push(Source::File(path.clone()));
+        }
+    }
+    Ok(sources)
+}
+
+/// Adds the files under `dir`, skipping hidden entries, in name order.
+fn walk(dir: &Path, sources: &mut Vec<Source>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading directory {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            !path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, sources)?;
+        } else if path.is_file() {
+            sources.push(Source::File(path));
+        }
+    }
+    Ok(())
+}
+
+/// What the first bytes of an input say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Text as it is.
+    Plain,
+    /// gzip, one or more members.
+    Gzip,
+    /// Apache Parquet (`PAR1`), the other S3 delivery format.
+    Parquet,
+}
+
+/// An opened input: its encoding and a reader of the decoded bytes.
+pub struct Opened {
+    /// What the content was.
+    pub encoding: Encoding,
+    /// The decoded bytes.
+    pub reader: Box<dyn Read + Send>,
+}
+
+/// Opens an input and tells its encoding by its first bytes; `counter` adds up raw bytes read.
+pub fn open(source: &Source, counter: Arc<AtomicU64>) -> io::Result<Opened> {
+    let raw: Box<dyn Read + Send> = match source {
+        Source::Stdin => Box::new(io::stdin()),
+        Source::File(path) => Box::new(File::open(path)?),
+    };
+    let mut buffered = BufReader::with_capacity(
+        256 * 1024,
+        Counting {
+            inner: raw,
+            counter,
+        },
+    );
+
+    let encoding = match buffered.fill_buf()? {
+        [0x1f, 0x8b, ..] => Encoding::Gzip,
+        [b'P', b'A', b'R', b'1', ..] => Encoding::Parquet,
+        _ => Encoding::Plain,
+    };
+    let reader: Box<dyn Read + Send> = match encoding {
+        Encoding::Gzip => Box::new(MultiGzDecoder::new(buffered)),
+        Encoding::Plain | Encoding::Parquet => Box::new(buffered),
+    };
+    Ok(Opened { encoding, reader })
+}
+
+/// A reader that adds the bytes it reads to a shared counter.
+struct Counting {
+    inner: Box<dyn Read + Send>,
+    counter: Arc<AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.counter.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
+    }
+}
+
+/// A piece of input handed to the line callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// A complete line without its `\n` or `\r\n`.
+    Line(&'a [u8]),
+    /// A line longer than `MAX_LINE`, skipped.
+    TooLong,
+}
+
+/// How reading the lines ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// The input ended normally.
+    Done,
+    /// The callback asked to stop.
+    Stopped,
+    /// Reading failed after `lines` lines; a partial line may have been lost.
+    Failed {
+        /// The read error.
+        error: io::Error,
+        /// Bytes of an unfinished line when it failed.
+        partial: usize,
+    },
+}
+
+/// Calls `each` for every line of `reader`, numbered from 1; `each` returns false to stop.
+pub fn lines(mut reader: impl Read, mut each: impl FnMut(u64, Piece<'_>) -> bool) -> Ending {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut filled = 0;
+    let mut number = 0u64;
+    let mut skipping = false;
+
+    loop {
+        if filled == buffer.len() {
+            // The buffer holds one unfinished line longer than any record: skip to its end.
+            if !skipping {
+                number += 1;
+                if !each(number, Piece::TooLong) {
+                    return Ending::Stopped;
+                }
+            }
+            skipping = true;
+            filled = 0;
+        }
+
+        let read = match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                return Ending::Failed {
+                    error,
+                    partial: filled,
+                };
+            }
+        };
+
+        let end = filled + read;
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', &buffer[filled..end]) {
+            let at = filled + newline;
+            if skipping {
+                skipping = false;
+            } else {
+                number += 1;
+                if !each(number, piece(&buffer[start..at])) {
+                    return Ending::Stopped;
+                }
+            }
+            start = at + 1;
+        }
+
+        buffer.copy_within(start..end, 0);
+        filled = end - start;
+    }
+
+    if filled > 0 && !skipping {
+        number += 1;
+        if !each(number, piece(&buffer[..filled])) {
+            return Ending::Stopped;
+        }
+    }
+    Ending::Done
+}
+
+#[inline]
+fn piece(line: &[u8]) -> Piece<'_> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > MAX_LINE {
+        Piece::TooLong
+    } else {
+        Piece::Line(line)
+    }
+}
+
+/// What the S3 delivery path of a file says: account, region and day (and hour).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Layout {
+    /// The account that owns the flow log.
+    pub account: String,
+    /// The region of the flow log.
+    pub region: String,
+    /// The day, `YYYY-MM-DD`.
+    pub date: String,
+    /// The hour, `HH`, for hourly partitions.
+    pub hour: Option<String>,
+    /// True for the Hive-compatible layout (`aws-region=...`).
+    pub hive: bool,
+}
+
+/// Reads `AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD[/HH]/...` or its Hive-style form
+/// `AWSLogs/aws-account-id=ACCOUNT/aws-service=vpcflowlogs/aws-region=REGION/year=YYYY/...`.
+pub fn layout(path: &Path) -> Option<Layout> {
+    let parts: Vec<String> = path
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let root = parts.iter().rposition(|part| part == "AWSLogs")?;
+    let rest = &parts[root + 1..];
+
+    let hive = rest
+        .first()
+        .is_some_and(|part| part.starts_with("aws-account-id="));
+    let value = |index: usize, key: &str| -> Option<String> {
+        let part = rest.get(index)?;
+        if hive {
+            part.strip_prefix(key)?
+                .strip_prefix('=')
+                .map(str::to_string)
+        } else {
+            Some(part.clone())
+        }
+    };
+
+    let account = value(0, "aws-account-id")?;
+    let service = value(1, "aws-service")?;
+    if service != "vpcflowlogs" {
+        return None;
+    }
+    let region = value(2, "aws-region")?;
+    let (year, month, day) = (value(3, "year")?, value(4, "month")?, value(5, "day")?);
+    let digits =
+        |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits(&year, 4) || !digits(&month, 2) || !digits(&day, 2) {
+        return None;
+    }
+    let hour = value(6, "hour").filter(|hour| digits(hour, 2) && rest.len() > 7);
+
+    Some(Layout {
+        account,
+        region,
+        date: format!("{year}-{month}-{day}"),
+        hour,
+        hive,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn collect_lines(bytes: &[u8]) -> Vec<String> {
+        let mut seen = Vec::new();
+        let ending = lines(bytes, |number, piece| {
+            seen.push(match piece {
+                Piece::Line(line) => format!("{number}:{}", String::from_utf8_lossy(line)),
+                Piece::TooLong => format!("{number}:too long"),
+            });
+            true
+        });
+        assert!(matches!(ending, Ending::Done));
+        seen
+    }
+
+    #[test]
+    fn lines_are_numbered_with_crlf_and_no_final_newline() {
+        assert_eq!(collect_lines(b"a\r\nb\n\nc"), ["1:a", "2:b", "3:", "4:c"]);
+        assert!(collect_lines(b"").is_empty());
+    }
+
+    #[test]
+    fn overlong_lines_are_reported_once_and_skipped() {
+        let mut bytes = b"first\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', CHUNK * 2 + 10));
+        bytes.extend(b"\nlast\n");
+        assert_eq!(collect_lines(&bytes), ["1:first", "2:too long", "3:last"]);
+
+        let mut medium = vec![b'y'; MAX_LINE + 1];
+        medium.push(b'\n');
+        assert_eq!(collect_lines(&medium), ["1:too long"]);
+    }
+
+    #[test]
+    fn gzip_is_told_by_content_and_multi_member_streams_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-suffix");
+        let mut bytes = Vec::new();
+        for part in ["one\n", "two\n"] {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+            encoder.write_all(part.as_bytes()).unwrap();
+            bytes.extend(encoder.finish().unwrap());
+        }
+        std::fs::write(&path, &bytes).unwrap();
+
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut opened = open(&Source::File(path), counter.clone()).unwrap();
+        assert_eq!(opened.encoding, Encoding::Gzip);
+        let mut text = String::new();
+        opened.reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "one\ntwo\n");
+        assert_eq!(counter.load(Ordering::Relaxed), bytes.len() as u64);
+    }
+
+    #[test]
+    fn parquet_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log.parquet");
+        std::fs::write(&path, b"PAR1\x15\x04rest").unwrap();
+        let opened = open(&Source::File(path), Arc::default()).unwrap();
+        assert_eq!(opened.encoding, Encoding::Parquet);
+    }
+
+    #[test]
+    fn s3_layouts_daily_hourly_and_hive() {
+        let daily = layout(Path::new(
+            "dl/AWSLogs/012345678901/vpcflowlogs/eu-west-1/2026/11/30/\
+             012345678901_vpcflowlogs_eu-west-1_fl-1_20261130T0000Z_ab12.log.gz",
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                daily.account.as_str(),
+                daily.region.as_str(),
+                daily.date.as_str()
+            ),
+            ("012345678901", "eu-west-1", "2026-11-30")
+        );
+        assert_eq!(daily.hour, None);
+
+        let hourly = layout(Path::new(
+            "AWSLogs/1/vpcflowlogs/us-east-1/2026/11/30/07/f.log.gz",
+        ))
+        .unwrap();
+        assert_eq!(hourly.hour.as_deref(), Some("07"));
+
+        let hive = layout(Path::new(
+            "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=ap-south-1/\
+             year=2026/month=01/day=02/hour=23/f.log.gz",
+        ))
+        .unwrap();
+        assert!(hive.hive);
+        assert_eq!(
+            (
+                hive.region.as_str(),
+                hive.date.as_str(),
+                hive.hour.as_deref()
+            ),
+            ("ap-south-1", "2026-01-02", Some("23"))
+        );
+
+        assert_eq!(
+            layout(Path::new("AWSLogs/1/elasticloadbalancing/x/2026/01/02/f")),
+            None
+        );
+        assert_eq!(layout(Path::new("logs/f.log")), None);
+    }
+
+    #[test]
+    fn directories_are_walked_in_order_skipping_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        for name in ["a.log", "b/c/d.log.gz", "b/.hidden", "b/a.log"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let sources = collect(&[dir.path().to_path_buf(), PathBuf::from("-")]).unwrap();
+        let names: Vec<String> = sources
+            .iter()
+            .map(|source| match source {
+                Source::File(path) => path.strip_prefix(dir.path()).unwrap().display().to_string(),
+                Source::Stdin => "-".into(),
+            })
+            .collect();
+        assert_eq!(names, ["a.log", "b/a.log", "b/c/d.log.gz", "-"]);
+        let missing = collect(&[dir.path().join("nope")]).unwrap_err();
+        assert!(crate::exit::Status::of_error(&missing) == crate::exit::Status::Usage);
+    }
+}

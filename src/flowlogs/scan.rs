@@ -1,0 +1,267 @@
+//! Reading one input into a tally: the format from the header line, `--fields` or the default;
+//! bad lines counted with the first few shown; problems with the whole file recorded.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::exit::UsageError;
+use crate::flowlogs::analysis::Tally;
+use crate::flowlogs::format::{self, Format, Origin};
+use crate::flowlogs::input::{self, Encoding, Ending, Layout, Piece, Source};
+use crate::flowlogs::record::{self, BadLine, LogStatus};
+
+/// How many bad lines of a file are shown by number.
+pub const BAD_LINES_SHOWN: usize = 5;
+
+/// What reading one input found, as the report's `files[]` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// The path as given or found (`-` for stdin).
+    pub path: String,
+    /// `plain`, `gzip` or `parquet`; absent when the file could not be opened.
+    pub encoding: Option<&'static str>,
+    /// The record format: where it came from, version, field count.
+    pub format: String,
+    /// The field names in order.
+    pub fields: Vec<String>,
+    /// Names in the header that are not documented fields.
+    pub unknown_fields: Vec<String>,
+    /// What the S3 delivery path says, when it follows that layout.
+    pub layout: Option<Layout>,
+    /// Records read (NODATA and SKIPDATA included).
+    pub records: u64,
+    /// `NODATA` records.
+    pub nodata: u64,
+    /// `SKIPDATA` records.
+    pub skipdata: u64,
+    /// Lines that are not records.
+    pub bad_lines: u64,
+    /// Line numbers of the first few bad lines.
+    pub first_bad_lines: Vec<u64>,
+    /// Why each of those lines is bad, in the same order.
+    pub first_bad_reasons: Vec<String>,
+    /// A problem with the file as a whole (unreadable, truncated, Parquet, empty).
+    pub error: Option<String>,
+}
+
+/// The options that shape reading.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// `--fields`: the format of files without a header.
+    pub fields: Option<Format>,
+    /// `--strict`: the first bad line is an error.
+    pub strict: bool,
+    /// `--region`: the log's region when records and path do not say.
+    pub region: Option<String>,
+}
+
+/// Reads `source` into `tally`. With `--strict`, the first bad line is an error; `stop` set by
+/// another worker ends the read early.
+pub fn scan(
+    source: &Source,
+    options: &ScanOptions,
+    tally: &mut Tally<'_>,
+    counter: Arc<AtomicU64>,
+    stop: &AtomicBool,
+) -> anyhow::Result<FileReport> {
+    let layout = match source {
+        Source::File(path) => input::layout(path),
+        Source::Stdin => None,
+    };
+    let default = match &options.fields {
+        Some(fields) => Cow::Borrowed(fields),
+        None => Cow::Owned(Format::default_v2()),
+    };
+    let mut report = FileReport {
+        path: source.display(),
+        format: default.describe(),
+        fields: default.names.clone(),
+        layout,
+        ..FileReport::default()
+    };
+
+    let opened = match input::open(source, counter) {
+        Ok(opened) => opened,
+        Err(err) => {
+            report.error = Some(format!("cannot read: {err}"));
+            return Ok(unread(report));
+        }
+    };
+    report.encoding = Some(match opened.encoding {
+        Encoding::Plain => "plain",
+        Encoding::Gzip => "gzip",
+        Encoding::Parquet => "parquet",
+    });
+    if opened.encoding == Encoding::Parquet {
+        report.error = Some(PARQUET.to_string());
+        return Ok(unread(report));
+    }
+
+    let region = options
+        .region
+        .as_deref()
+        .or(report.layout.as_ref().map(|layout| layout.region.as_str()));
+    let region = tally.region_id(region);
+    let mut reader = Reader {
+        format: default,
+        unusable: None,
+        headers: 0,
+        last_line: 0,
+        strict_error: None,
+        strict: options.strict,
+    };
+
+    let ending = input::lines(opened.reader, |number, piece| {
+        reader.last_line = number;
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        reader.piece(number, piece, tally, region, &mut report)
+    });
+    reader.finish(ending, &mut report);
+
+    match reader.strict_error {
+        Some((number, why)) => Err(UsageError::new(format!(
+            "{}:{number}: {why} (--strict)",
+            report.path
+        ))),
+        None => Ok(report),
+    }
+}
+
+/// A report for an input whose records were never read: no format to speak of.
+fn unread(report: FileReport) -> FileReport {
+    FileReport {
+        format: "-".to_string(),
+        fields: Vec::new(),
+        ..report
+    }
+}
+
+/// The message for Parquet input.
+const PARQUET: &str = "Parquet flow logs are not supported yet: deliver the flow log to S3 as \
+                       text (the default file format) or export it from CloudWatch Logs";
+
+/// The state of reading one input.
+struct Reader<'o> {
+    format: Cow<'o, Format>,
+    unusable: Option<String>,
+    headers: u32,
+    last_line: u64,
+    strict_error: Option<(u64, String)>,
+    strict: bool,
+}
+
+impl Reader<'_> {
+    /// Handles one line; false stops the read.
+    #[inline]
+    fn piece(
+        &mut self,
+        number: u64,
+        piece: Piece<'_>,
+        tally: &mut Tally<'_>,
+        region: Option<u32>,
+        report: &mut FileReport,
+    ) -> bool {
+        let line = match piece {
+            Piece::TooLong => return self.bad(number, BadLine::TooLong, report),
+            Piece::Line(line) => line,
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return true;
+        }
+        if line.first().is_some_and(u8::is_ascii_lowercase) && self.header(number, line, report) {
+            return true;
+        }
+        if let Some(why) = &self.unusable {
+            let why = BadLine::Header(why.clone());
+            return self.bad(number, why, report);
+        }
+
+        match record::parse(line, &self.format) {
+            Ok(record) => {
+                report.records += 1;
+                match record.status {
+                    LogStatus::NoData => report.nodata += 1,
+                    LogStatus::SkipData => report.skipdata += 1,
+                    LogStatus::Ok => {}
+                }
+                tally.add(&record, region);
+                true
+            }
+            Err(why) => self.bad(number, why, report),
+        }
+    }
+
+    /// Takes `line` as a header when it is one; true when it was.
+    fn header(&mut self, number: u64, line: &[u8], report: &mut FileReport) -> bool {
+        let mut tokens = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|t| !t.is_empty());
+        let first = tokens.next().unwrap_or_default();
+        let names_only = format::looks_like_name(first) && tokens.all(format::looks_like_name);
+        let first_line = report.records == 0 && report.bad_lines == 0 && self.headers == 0;
+        if first == b"timestamp,message" {
+            return true;
+        }
+        let header = format::is_field_name(first) || (first_line && names_only);
+        if !header {
+            return false;
+        }
+
+        let text = String::from_utf8_lossy(line);
+        self.headers += 1;
+        match Format::parse(&text, Origin::Header) {
+            Ok(format) => {
+                if self.headers == 1 {
+                    report.format = format.describe();
+                    report.fields = format.names.clone();
+                    report.unknown_fields = format.unknown.clone();
+                } else if format != *self.format {
+                    report.format = format!("{} (and other headers)", report.format);
+                }
+                self.format = Cow::Owned(format);
+                self.unusable = None;
+            }
+            Err(err) => {
+                let why = err.to_string();
+                self.bad(number, BadLine::Header(why.clone()), report);
+                self.unusable = Some(why);
+            }
+        }
+        true
+    }
+
+    fn bad(&mut self, number: u64, why: BadLine, report: &mut FileReport) -> bool {
+        report.bad_lines += 1;
+        if report.first_bad_lines.len() < BAD_LINES_SHOWN {
+            report.first_bad_lines.push(number);
+            report.first_bad_reasons.push(why.to_string());
+        }
+        if self.strict {
+            self.strict_error = Some((number, why.to_string()));
+            return false;
+        }
+        true
+    }
+
+    /// Records how the input ended: a read failure, or nothing in it at all.
+    fn finish(&mut self, ending: Ending, report: &mut FileReport) {
+        match ending {
+            Ending::Failed { error, partial } => {
+                report.error = Some(format!(
+                    "reading stopped after line {}: {error}",
+                    self.last_line
+                ));
+                if partial > 0 && self.strict_error.is_none() {
+                    self.bad(self.last_line + 1, BadLine::Truncated, report);
+                }
+            }
+            Ending::Done if self.last_line == 0 => report.error = Some("empty".to_string()),
+            Ending::Done | Ending::Stopped => {}
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! `egress-probe flowlogs` end to end: the real binary over fixtures of every format, bad
+//! input, gzip and the S3 layout, the JSON checked against the committed schema; and over the
+//! public samples in `../shared/data/flowlogs/` when they are present.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/flowlogs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn small_ranges() -> String {
+    fixture("ip-ranges-small.json")
+}
+
+/// Runs the binary with no ip-ranges cache in reach; exit code, stdout, stderr.
+fn run(args: &[&str]) -> (i32, String, String) {
+    let empty_cache = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .arg("flowlogs")
+        .args(args)
+        .env("EGRESS_PROBE_CACHE_DIR", empty_cache.path())
+        .env_remove("EGRESS_PROBE_IP_RANGES")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Runs with `--format json`, expects exit 0, validates against the schema.
+fn json(args: &[&str]) -> Value {
+    let mut all = vec!["--format", "json"];
+    all.extend(args);
+    let (code, stdout, stderr) = run(&all);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    check_schema(&report);
+    report
+}
+
+fn check_schema(report: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/flowlogs.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema: {errors:?}");
+}
+
+/// The rows of `list` whose fields equal every `(name, value)` given.
+fn rows<'a>(report: &'a Value, list: &str, fields: &[(&str, Value)]) -> Vec<&'a Value> {
+    report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| fields.iter().all(|(name, value)| &row[*name] == value))
+        .collect()
+}
+
+fn one<'a>(report: &'a Value, list: &str, fields: &[(&str, Value)]) -> &'a Value {
+    let found = rows(report, list, fields);
+    assert_eq!(found.len(), 1, "{list} {fields:?} in {}", report[list]);
+    found[0]
+}
+
+#[test]
+fn default_v2_rejects_plaintext_cross_region_and_top() {
+    let report = json(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--region",
+        "us-west-2",
+        &fixture("v2-default.log"),
+    ]);
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["records"], 10);
+    assert_eq!(report["analysed"], 8);
+    assert_eq!(
+        (report["nodata"].clone(), report["skipdata"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(report["bad_lines"], 0);
+    assert_eq!(report["time_range"]["start_epoch"], 1_764_504_000);
+    assert_eq!(report["time_range"]["end"], "2025-11-30T12:02:40Z");
+    assert_eq!(report["files"][0]["format"], "default v2 (14 fields)");
+
+    let nacl = one(
+        &report,
+        "rejects",
+        &[("service", "S3".into()), ("port", 443.into())],
+    );
+    assert_eq!(nacl["region"], "us-west-2");
+    assert_eq!(nacl["direction"], "ingress");
+    assert_eq!(nacl["nacl_return_traffic"], true);
+    assert_eq!(
+        (nacl["flows"].clone(), nacl["bytes"].clone()),
+        (2.into(), 300.into())
+    );
+    let ssh = one(&report, "rejects", &[("port", 22.into())]);
+    assert_eq!(ssh["scope"], "internet");
+    assert_eq!(ssh["nacl_return_traffic"], false);
+
+    let egress = one(&report, "plaintext", &[("direction", "egress".into())]);
+    assert_eq!(
+        (egress["service"].clone(), egress["region"].clone()),
+        ("S3".into(), "us-east-1".into())
+    );
+    assert_eq!(egress["bytes"], 471);
+    assert_eq!(rows(&report, "plaintext", &[]).len(), 2);
+
+    let cross = rows(
+        &report,
+        "cross_region",
+        &[("log_region", "us-west-2".into())],
+    );
+    assert_eq!(cross.len(), 3, "{}", report["cross_region"]);
+    let ipv6 = one(&report, "cross_region", &[("region", "eu-west-1".into())]);
+    assert_eq!(
+        (ipv6["direction"].clone(), ipv6["bytes"].clone()),
+        ("ingress".into(), 4000.into())
+    );
+    assert!(rows(&report, "cross_region", &[("region", "GLOBAL".into())]).is_empty());
+
+    let s3 = one(&report, "s3_paths", &[]);
+    assert_eq!(
+        (s3["traffic_path"].clone(), s3["bytes"].clone()),
+        (Value::Null, 471.into())
+    );
+    let top = &report["top"][0];
+    assert_eq!(
+        (top["service"].clone(), top["bytes"].clone()),
+        ("S3".into(), 15_515.into())
+    );
+    assert_eq!(
+        (top["bytes_egress"].clone(), top["bytes_ingress"].clone()),
+        (471.into(), 15_044.into())
+    );
+}
+
+#[test]
+fn without_region_cross_region_is_unknown_and_said_so() {
+    let report = json(&["--ip-ranges", &small_ranges(), &fixture("v2-default.log")]);
+    assert!(report["cross_region"].as_array().unwrap().is_empty());
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("--region"), "{notes}");
+}
+
+#[test]
+fn without_ip_ranges_the_run_goes_on_and_says_attribution_is_unavailable() {
+    let report = json(&["--region", "us-west-2", &fixture("v2-default.log")]);
+    assert_eq!(report["attribution"]["available"], false);
+    assert_eq!(report["analysed"], 8);
+    assert!(report["plaintext"].as_array().unwrap().is_empty());
+    assert_eq!(rows(&report, "rejects", &[]).len(), 2);
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("attribution unavailable")
+    );
+    assert_eq!(report["top"][0]["scope"], "unattributed");
+
+    let (code, table, _) = run(&[&fixture("v2-default.log")]);
+    assert_eq!(code, 0);
+    assert!(table.contains("attribution: unavailable"), "{table}");
+}
+
+#[test]
+fn the_cache_dir_supplies_ip_ranges_when_no_option_names_them() {
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::copy(small_ranges(), cache.path().join("ip-ranges.json")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args(["flowlogs", "--format", "json", &fixture("v2-default.log")])
+        .env("EGRESS_PROBE_CACHE_DIR", cache.path())
+        .env_remove("EGRESS_PROBE_IP_RANGES")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["attribution"]["available"], true);
+    assert_eq!(report["attribution"]["sync_token"], "1764504000");
+    let source = report["attribution"]["source"].as_str().unwrap();
+    assert!(source.ends_with("ip-ranges.json"), "{source}");
+    assert_eq!(rows(&report, "plaintext", &[]).len(), 2);
+
+    let (code, _, stderr) = run(&[
+        "--ip-ranges",
+        "/nonexistent/ip-ranges.json",
+        &fixture("v2-default.log"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--ip-ranges"), "{stderr}");
+}
+
+#[test]
+fn v5_header_s3_traffic_paths_and_disagreements() {
+    let report = json(&["--ip-ranges", &small_ranges(), &fixture("v5-header.log")]);
+    assert_eq!(report["files"][0]["format"], "header v5 (29 fields) custom");
+    let path = |number: u8, region: &str| {
+        one(
+            &report,
+            "s3_paths",
+            &[("traffic_path", number.into()), ("region", region.into())],
+        )["bytes"]
+            .clone()
+    };
+    assert_eq!(path(1, "us-west-2"), 1000);
+    assert_eq!(path(7, "us-west-2"), 2000);
+    assert_eq!(path(8, "us-west-2"), 3500);
+    assert_eq!(path(2, "us-west-2"), 4000);
+    assert_eq!(path(8, "us-east-1"), 700);
+    assert!(
+        rows(&report, "s3_paths", &[])
+            .iter()
+            .all(|row| row["interface_role"] == "instance")
+    );
+
+    assert_eq!(report["attribution"]["disagreements"], 1);
+    let example = report["attribution"]["disagreement_examples"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        example.contains("198.51.100.30") && example.contains("EC2"),
+        "{example}"
+    );
+
+    let cross = one(&report, "cross_region", &[]);
+    assert_eq!(
+        (
+            cross["log_region"].clone(),
+            cross["region"].clone(),
+            cross["bytes"].clone()
+        ),
+        ("us-west-2".into(), "us-east-1".into(), 700.into())
+    );
+    assert_eq!(one(&report, "plaintext", &[])["bytes"], 700);
+}
+
+#[test]
+fn nat_gateway_flows_count_once_per_interface_role() {
+    let report = json(&["--ip-ranges", &small_ranges(), &fixture("nat-gateway.log")]);
+    let nat_out = one(&report, "nat", &[("direction", "egress".into())]);
+    assert_eq!(nat_out["interface_id"], "eni-0a1b2c3d4e5f60020");
+    assert_eq!(nat_out["recognised_by"], "address-rewrite");
+    assert_eq!(
+        (nat_out["flows"].clone(), nat_out["bytes"].clone()),
+        (1.into(), 1500.into())
+    );
+    assert_eq!(
+        one(&report, "nat", &[("direction", "ingress".into())])["bytes"],
+        30_000
+    );
+
+    let at = |role: &str| {
+        one(
+            &report,
+            "top",
+            &[("interface_role", role.into()), ("scope", "aws".into())],
+        )["bytes"]
+            .clone()
+    };
+    assert_eq!(at("instance"), 31_500);
+    assert_eq!(at("nat"), 31_500);
+    assert_eq!(
+        one(&report, "top", &[("interface_role", "managed".into())])["scope"],
+        "private"
+    );
+    let s3_nat = one(&report, "s3_paths", &[("interface_role", "nat".into())]);
+    assert_eq!(s3_nat["bytes"], 1500);
+
+    let flagged = json(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--nat-eni",
+        "eni-0a1b2c3d4e5f60020",
+        &fixture("nat-gateway.log"),
+    ]);
+    assert!(
+        rows(&flagged, "nat", &[])
+            .iter()
+            .all(|row| row["recognised_by"] == "--nat-eni")
+    );
+}
+
+#[test]
+fn cloudwatch_exports_with_timestamps_and_csv() {
+    let report = json(&[
+        &fixture("cloudwatch-export.log"),
+        &fixture("cloudwatch-export.csv"),
+    ]);
+    assert_eq!(report["records"], 3);
+    assert_eq!(report["nodata"], 1);
+    assert_eq!(report["bad_lines"], 0, "{}", report["files"]);
+    assert_eq!(rows(&report, "rejects", &[("port", 22.into())]).len(), 1);
+    assert_eq!(rows(&report, "rejects", &[("port", 3389.into())]).len(), 1);
+}
+
+#[test]
+fn fields_option_maps_headerless_custom_records() {
+    let fields = "interface-id srcaddr dstaddr srcport dstport protocol packets bytes action";
+    let report = json(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--fields",
+        fields,
+        &fixture("custom-headerless.log"),
+    ]);
+    assert_eq!(
+        report["files"][0]["format"],
+        "--fields v2 (9 fields) custom"
+    );
+    assert_eq!(one(&report, "plaintext", &[])["service"], "S3");
+
+    let unmapped = json(&[&fixture("custom-headerless.log")]);
+    assert_eq!(unmapped["bad_lines"], 1);
+    assert_eq!(
+        unmapped["files"][0]["first_bad_reasons"][0],
+        "9 fields where the format has 14"
+    );
+
+    let (code, _, stderr) = run(&["--fields", "nope nada", &fixture("custom-headerless.log")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--fields names no known flow-log field"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_lines_are_counted_with_their_numbers_and_strict_stops_at_the_first() {
+    let report = json(&[&fixture("bad-lines.log")]);
+    let file = &report["files"][0];
+    assert_eq!(file["records"], 2);
+    assert_eq!(file["bad_lines"], 3);
+    assert_eq!(file["first_bad_lines"], serde_json::json!([3, 4, 5]));
+    assert_eq!(
+        file["first_bad_reasons"][0],
+        "13 fields where the format has 14"
+    );
+    assert_eq!(file["first_bad_reasons"][2], "srcport `https` is not valid");
+
+    let (code, stdout, stderr) = run(&["--strict", &fixture("bad-lines.log")]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("bad-lines.log:3: 13 fields"), "{stderr}");
+}
+
+#[test]
+fn header_naming_no_known_field_marks_the_file_and_others_still_count() {
+    let report = json(&[&fixture("unknown-header.log"), &fixture("v2-default.log")]);
+    let file = &report["files"][0];
+    assert_eq!(file["bad_lines"], 2);
+    assert!(
+        file["first_bad_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("names no known flow-log field")
+    );
+    assert_eq!(report["files"][1]["records"], 10);
+}
+
+#[test]
+fn v8_reject_reason_ecs_fields_and_unknown_names() {
+    let report = json(&[&fixture("v8-ecs-bpa.log")]);
+    let file = &report["files"][0];
+    assert_eq!(file["format"], "header v8 (18 fields) custom");
+    assert_eq!(file["unknown_fields"], serde_json::json!(["x-custom"]));
+    assert_eq!(
+        one(&report, "rejects", &[("reject_reason", "BPA".into())])["bytes"],
+        180
+    );
+    assert_eq!(
+        one(&report, "rejects", &[("reject_reason", Value::Null)])["port"],
+        8080
+    );
+}
+
+#[test]
+fn filters_keep_only_what_they_name() {
+    let ranges = small_ranges();
+    let v2 = fixture("v2-default.log");
+    let with = |filter: &str| {
+        let args = [
+            "--ip-ranges",
+            &ranges,
+            "--region",
+            "us-west-2",
+            "--filter",
+            filter,
+            &v2,
+        ];
+        json(&args)
+    };
+    let rejects = with("action=REJECT");
+    assert_eq!(
+        (rejects["analysed"].clone(), rejects["filtered_out"].clone()),
+        (3.into(), 5.into())
+    );
+    assert!(rejects["plaintext"].as_array().unwrap().is_empty());
+
+    let s3_east = with("service=S3");
+    assert_eq!(s3_east["analysed"], 5);
+    assert_eq!(with("region=us-east-1")["analysed"], 2);
+    assert_eq!(with("port=22")["analysed"], 1);
+    assert_eq!(with("service=internet")["analysed"], 1);
+    assert_eq!(with("interface=eni-none")["analysed"], 0);
+
+    let (code, _, stderr) = run(&["--filter", "colour=red", &fixture("v2-default.log")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown filter key"), "{stderr}");
+}
+
+fn gzip(parts: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for part in parts {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(part).unwrap();
+        bytes.extend(encoder.finish().unwrap());
+    }
+    bytes
+}
+
+#[test]
+fn s3_layout_gzip_multi_member_gives_the_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = dir
+        .path()
+        .join("AWSLogs/123456789012/vpcflowlogs/us-west-2/2026/11/30");
+    std::fs::create_dir_all(&day).unwrap();
+    let text = std::fs::read(fixture("v2-default.log")).unwrap();
+    let (first, second) = text.split_at(text.iter().position(|&b| b == b'\n').unwrap() + 1);
+    let header = format!("{}\n", egress_probe::flowlogs::format::DEFAULT_V2);
+    let body = [header.as_bytes(), first].concat();
+    std::fs::write(
+        day.join("123456789012_vpcflowlogs_us-west-2_fl-1_20261130T0000Z_ab12.log.gz"),
+        gzip(&[&body, second]),
+    )
+    .unwrap();
+
+    let report = json(&["--ip-ranges", &small_ranges(), dir.path().to_str().unwrap()]);
+    let file = &report["files"][0];
+    assert_eq!(file["encoding"], "gzip");
+    assert_eq!(file["records"], 10);
+    assert_eq!(file["layout"]["region"], "us-west-2");
+    assert_eq!(file["layout"]["date"], "2026-11-30");
+    assert_eq!(rows(&report, "cross_region", &[]).len(), 3);
+}
+
+#[test]
+fn truncated_gzip_binary_and_empty_files_are_reported_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = Vec::new();
+    egress_probe::flowlogs::synth::Generator::new(1, Vec::new())
+        .write(&mut text, 5000)
+        .unwrap();
+    let whole = gzip(&[&text]);
+    let truncated = dir.path().join("cut.log.gz");
+    std::fs::write(&truncated, &whole[..whole.len() * 6 / 10]).unwrap();
+    let binary = dir.path().join("binary.bin");
+    std::fs::write(
+        &binary,
+        b"\x7fELF\x02\x01\x01\x00\x00\x00\n\x00\x01\x02\x03 \x04\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, b"").unwrap();
+
+    let report = json(&[
+        truncated.to_str().unwrap(),
+        binary.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        &fixture("v2-default.log"),
+    ]);
+    let files = report["files"].as_array().unwrap();
+    let by_name = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+
+    let cut = by_name("cut.log.gz");
+    assert!(
+        cut["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("reading stopped after line"),
+        "{cut}"
+    );
+    let records = cut["records"].as_u64().unwrap();
+    assert!(records > 1000 && records < 5000, "{records}");
+    assert_eq!(cut["bad_lines"], 1);
+    assert_eq!(
+        cut["first_bad_reasons"][0],
+        "cut off by a truncated or damaged stream"
+    );
+
+    let bin = by_name("binary.bin");
+    assert_eq!(bin["bad_lines"], 2);
+    assert_eq!(bin["first_bad_reasons"][0], "binary data, not text");
+    assert_eq!(by_name("empty.log")["error"], "empty");
+    assert_eq!(by_name("v2-default.log")["records"], 10);
+
+    let (code, _, _) = run(&["--fail-on", "bad-input", empty.to_str().unwrap()]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn parquet_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("flows.log.parquet");
+    std::fs::write(&parquet, b"PAR1\x15\x04\x15\x10").unwrap();
+    let (code, stdout, stderr) = run(&[parquet.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("Parquet flow logs are not supported yet"),
+        "{stderr}"
+    );
+
+    std::fs::copy(fixture("v2-default.log"), dir.path().join("text.log")).unwrap();
+    let report = json(&[dir.path().to_str().unwrap()]);
+    let parquet = &report["files"][0];
+    assert_eq!(parquet["encoding"], "parquet");
+    assert_eq!(parquet["format"], "-");
+    assert!(parquet["error"].as_str().unwrap().contains("Parquet"));
+    assert_eq!(report["files"][1]["records"], 10);
+}
+
+#[test]
+fn stdin_and_fail_on_exit_codes() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args([
+            "flowlogs",
+            "--format",
+            "json",
+            "--fail-on",
+            "rejects,plaintext",
+            "-",
+        ])
+        .env(
+            "EGRESS_PROBE_CACHE_DIR",
+            tempfile::tempdir().unwrap().path(),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read(fixture("cloudwatch-export.log")).unwrap();
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["files"][0]["path"], "-");
+    assert_eq!(report["records"], 2);
+
+    let (code, _, _) = run(&[
+        "--fail-on",
+        "cross-region",
+        &fixture("cloudwatch-export.log"),
+    ]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(&["/nonexistent/flows.log"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/flows.log"), "{stderr}");
+}
+
+#[test]
+fn table_shows_every_section_and_the_nacl_flag() {
+    let (code, table, _) = run(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--region",
+        "us-west-2",
+        &fixture("v2-default.log"),
+    ]);
+    assert_eq!(code, 0);
+    for heading in [
+        "REJECTed traffic",
+        "Plaintext HTTP (port 80) with AWS services",
+        "Traffic with other regions",
+        "S3 egress by traffic path",
+        "NAT gateway interfaces",
+        "Top talkers",
+    ] {
+        assert!(table.contains(heading), "{heading} missing from\n{table}");
+    }
+    assert!(table.contains("NACL return traffic?"), "{table}");
+    assert!(
+        table.starts_with("1 files, 10 records (8 analysed, 1 NODATA, 1 SKIPDATA"),
+        "{table}"
+    );
+}
+
+/// The public samples, read in place; absent samples are skipped with a message.
+fn sample(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/flowlogs")
+        .join(name);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipping: {} is absent", path.display());
+        None
+    }
+}
+
+fn real_ranges() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/ip-ranges/ip-ranges-2026-08-22.json");
+    path.exists().then_some(path)
+}
+
+#[test]
+fn real_samples_v2_records_and_extra_samples() {
+    let (Some(v2), Some(extra)) = (
+        sample("obsrvbl_flowlogs-reader_V2_RECORDS.log"),
+        sample("elastic-integrations_test-extra-samples.log"),
+    ) else {
+        return;
+    };
+    let report = json(&[v2.to_str().unwrap(), extra.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["records"], 5);
+    assert_eq!(report["files"][1]["records"], 7);
+    assert_eq!(
+        (report["nodata"].clone(), report["skipdata"].clone()),
+        (2.into(), 2.into())
+    );
+    assert_eq!(report["bad_lines"], 0);
+    let icmp = one(&report, "rejects", &[("protocol", 1.into())]);
+    assert_eq!(
+        (icmp["direction"].clone(), icmp["bytes"].clone()),
+        ("egress".into(), 336.into())
+    );
+}
+
+#[test]
+fn real_sample_s3_object_with_nodata_only() {
+    let Some(path) = sample("otel-contrib-issue-38861_s3-object-content.log") else {
+        return;
+    };
+    let report = json(&[path.to_str().unwrap()]);
+    assert_eq!(
+        (report["records"].clone(), report["nodata"].clone()),
+        (2.into(), 2.into())
+    );
+    assert_eq!(report["analysed"], 0);
+    assert_eq!(report["files"][0]["format"], "header v2 (14 fields)");
+    assert_eq!(report["time_range"]["start_epoch"], 1_742_569_968);
+}
+
+#[test]
+fn real_samples_alphabetical_headers_and_a_bogus_line() {
+    let (Some(v3), Some(v4), Some(v5)) = (
+        sample("obsrvbl_flowlogs-reader_V3_FILE.log"),
+        sample("obsrvbl_flowlogs-reader_V4_FILE.log"),
+        sample("obsrvbl_flowlogs-reader_V5_FILE.log"),
+    ) else {
+        return;
+    };
+    let mut args = vec![
+        v3.to_str().unwrap(),
+        v4.to_str().unwrap(),
+        v5.to_str().unwrap(),
+    ];
+    let ranges = real_ranges();
+    if let Some(ranges) = &ranges {
+        args.extend(["--ip-ranges", ranges.to_str().unwrap()]);
+    }
+    let report = json(&args);
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files[0]["format"], "header v3 (18 fields) custom");
+    assert_eq!(files[1]["format"], "header v4 (22 fields) custom");
+    assert_eq!(files[2]["records"], 2);
+    assert_eq!(files[2]["first_bad_lines"], serde_json::json!([4]));
+
+    let s3 = one(&report, "s3_paths", &[]);
+    assert_eq!(s3["traffic_path"], 7);
+    assert_eq!(s3["interface_role"], "instance");
+    assert_eq!(s3["bytes"], 3015);
+    if ranges.is_some() {
+        // The sample's documentation addresses are not AWS's: both S3 labels disagree.
+        assert_eq!(report["attribution"]["disagreements"], 2);
+    }
+}
+
+#[test]
+fn real_sample_v5_all_fields_with_fields_option() {
+    let Some(path) = sample("elastic-integrations_test-v5-all-fields.log") else {
+        return;
+    };
+    let fields = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
+                  bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type \
+                  pkt-srcaddr pkt-dstaddr region az-id sublocation-type sublocation-id \
+                  pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path";
+    let report = json(&["--fields", fields, path.to_str().unwrap()]);
+    assert_eq!(report["records"], 1);
+    let reject = one(&report, "rejects", &[]);
+    assert_eq!(reject["direction"], "ingress");
+    assert_eq!(reject["service"], "AMAZON");
+    assert_eq!(reject["protocol"], 17);
+}
