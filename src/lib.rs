@@ -14,6 +14,7 @@ pub mod output;
 pub mod policy;
 pub mod probe;
 pub mod report;
+pub mod spec;
 pub mod verdict;
 pub mod yum;
 

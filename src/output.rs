@@ -1,6 +1,7 @@
 //! Writing reports: stdout that tolerates a closed pipe, and files replaced atomically.
 
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -17,7 +18,8 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 /// Replaces `path` with `bytes` atomically: a temporary file in the same directory, then rename.
 ///
 /// The temporary name never ends in the final suffix, so collectors that glob for `*.prom` or
-/// `*.json` never read a half-written file.
+/// `*.json` never read a half-written file. The file keeps the mode of the one it replaces, or
+/// gets 0644 so a collector running as another user can read it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -28,7 +30,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mode = std::fs::metadata(path).map_or(0o644, |meta| meta.permissions().mode() & 0o7777);
     tmp.write_all(bytes)
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+        })
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)
