@@ -38,6 +38,10 @@ pub enum Command {
     Repos(crate::yum::Args),
     /// Print an S3 endpoint policy for the account's buckets and the repositories' buckets.
     Policy(crate::policy::Args),
+    /// Summarize many hosts' check reports (files, JSON Lines, directories) into one fleet view.
+    Merge(crate::merge::Args),
+    /// Write the man pages or a shell's completion script.
+    Generate(crate::generate::Args),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -62,5 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => crate::check::run(*args),
         Command::Repos(args) => crate::yum::run(args),
         Command::Policy(args) => crate::policy::run(args),
+        Command::Merge(args) => crate::merge::run(args),
+        Command::Generate(args) => crate::generate::run(args),
     }
 }
