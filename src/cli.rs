@@ -24,7 +24,7 @@ pub struct Cli {
 /// The exit codes, shown under `--help`.
 pub const EXIT_CODES: &str = "Exit codes:
   0  no failing finding
-  1  at least one failing finding (see --fail-on)
+  1  at least one failing finding or spec expectation (see --fail-on, --spec)
   2  usage or configuration error
   3  could not run";
 
