@@ -103,9 +103,13 @@ pub struct Summary {
 /// Findings of one kind and severity.
 #[derive(Debug, Serialize)]
 pub struct KindRow {
+    /// The finding kind.
     pub kind: String,
+    /// `info`, `warn` or `fail`.
     pub severity: String,
+    /// How many findings.
     pub findings: usize,
+    /// How many hosts have at least one.
     pub hosts: usize,
 }
 
@@ -114,7 +118,9 @@ pub struct KindRow {
 pub struct GroupRow {
     /// The region, AMI or subnet; null when the reports do not say.
     pub key: Option<String>,
+    /// Hosts in the group.
     pub hosts: usize,
+    /// Of those, hosts whose report fails.
     pub failing: usize,
     /// Findings of severity fail.
     pub fail: usize,
@@ -125,18 +131,26 @@ pub struct GroupRow {
 /// Hosts whose target took a path.
 #[derive(Debug, Serialize)]
 pub struct PathRow {
+    /// The target's name.
     pub target: String,
+    /// The path verdict.
     pub verdict: String,
+    /// Hosts where the target took that path.
     pub hosts: usize,
 }
 
 /// One failing host.
 #[derive(Debug, Serialize)]
 pub struct HostRow {
+    /// The instance.
     pub instance_id: Option<String>,
+    /// Its region.
     pub region: Option<String>,
+    /// Its AMI.
     pub ami_id: Option<String>,
+    /// Its subnet.
     pub subnet_id: Option<String>,
+    /// When its report was made.
     pub generated_at: String,
     /// The kinds of its failing findings.
     pub fail_kinds: Vec<String>,
@@ -393,7 +407,8 @@ pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "egress-probe fleet summary · {} hosts · {} failing · {} reports in {} files ({} older runs left out)",
+        "egress-probe fleet summary · {} hosts · {} failing · {} reports in {} files, \
+         {} older runs left out",
         summary.hosts, summary.failing, summary.reports, summary.files, summary.older_runs
     );
     for problem in &summary.problems {
@@ -617,7 +632,8 @@ mod tests {
         let mut a = report_json("i-a", "s", "t", false);
         let mut b = report_json("i-b", "s", "t", false);
         for value in [&mut a, &mut b] {
-            value["targets"] = serde_json::json!([{"name": "s3-regional", "path": {"verdict": "gateway-endpoint"}}]);
+            let path = serde_json::json!({"verdict": "gateway-endpoint"});
+            value["targets"] = serde_json::json!([{"name": "s3-regional", "path": path}]);
         }
         let runs = vec![
             run_of(&a, "a".into()).unwrap(),
@@ -649,8 +665,12 @@ mod tests {
         assert!(errors.is_empty(), "{errors:#?}");
 
         let table = render(&summary);
-        assert!(table.starts_with("egress-probe fleet summary · 3 hosts · 2 failing · 4 reports in 3 files (1 older runs left out)"), "{table}");
-        assert!(table.contains("  i-c us-west-2 ami-0abcdef1234567890 subnet-2: plaintext, unreachable (cmd-1/i-c/awsrunShellScript/egressProbeCheck/stdout)"), "{table}");
+        let first = "egress-probe fleet summary · 3 hosts · 2 failing · 4 reports in 3 files, \
+                     1 older runs left out";
+        assert!(table.starts_with(first), "{table}");
+        let failing = "  i-c us-west-2 ami-0abcdef1234567890 subnet-2: plaintext, unreachable \
+                       (cmd-1/i-c/awsrunShellScript/egressProbeCheck/stdout)";
+        assert!(table.contains(failing), "{table}");
     }
 
     #[test]

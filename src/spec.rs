@@ -487,7 +487,8 @@ fn plaintext(target: &TargetDto) -> (Status, String) {
         return (
             Status::Fail,
             format!(
-                "configured with http:// and port 80 at {address} answered: requests travel in clear"
+                "configured with http:// and port 80 at {address} answered: \
+                 requests travel in clear"
             ),
         );
     }
@@ -527,7 +528,8 @@ fn path(allowed: &[String], target: &TargetDto) -> (Status, String) {
             (
                 Status::Skip,
                 format!(
-                    "leaves through a gateway endpoint or an internet gateway; this run cannot tell which{because}"
+                    "leaves through a gateway endpoint or an internet gateway; \
+                     this run cannot tell which{because}"
                 ),
             )
         }

@@ -209,7 +209,9 @@ fn ambiguous_and_unknown_paths_skip() {
 
 #[test]
 fn unreachability_can_be_expected() {
-    let text = "[[expect]]\ntargets = [\"bucket:artifacts\", \"sts-regional\", \"s3-regional\"]\nreachable = false\nport = 443\n";
+    let text = "[[expect]]\n\
+                targets = [\"bucket:artifacts\", \"sts-regional\", \"s3-regional\"]\n\
+                reachable = false\nport = 443\n";
     let block = Spec::parse(text, "s.toml")
         .unwrap()
         .evaluate(&fixture::mixed(), false);
