@@ -293,14 +293,19 @@ mod tests {
             .status()
             .unwrap();
         assert!(made.success());
-        let reader = {
+        // A reader that reports back, so a regression fails the test instead of hanging it.
+        let (sender, received) = std::sync::mpsc::channel();
+        {
             let fifo = fifo.clone();
-            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
-        };
+            std::thread::spawn(move || sender.send(std::fs::read_to_string(fifo).unwrap()));
+        }
 
         let parsed = destinations(Format::Table, &[format!("tap={}", fifo.display())]).unwrap();
         emit(&fixture::mixed(), &parsed, None).unwrap();
-        assert!(reader.join().unwrap().starts_with("TAP version 13\n"));
+        let text = received
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the report reached the pipe");
+        assert!(text.starts_with("TAP version 13\n"));
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     }
 }

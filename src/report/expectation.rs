@@ -61,6 +61,31 @@ impl Status {
     }
 }
 
+/// The spec's lines of the table: the counts, then every expectation that did not pass.
+pub fn render(spec: &SpecDto) -> String {
+    let mut out = format!(
+        "\nspec {}: {} pass · {} fail · {} skip{}\n",
+        spec.file,
+        spec.pass,
+        spec.fail,
+        spec.skip,
+        if spec.strict { " (--strict)" } else { "" }
+    );
+    for expectation in spec
+        .expectations
+        .iter()
+        .filter(|e| e.status != Status::Pass)
+    {
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            expectation.status.as_str(),
+            expectation.id,
+            expectation.reason
+        ));
+    }
+    out
+}
+
 impl SpecDto {
     /// Builds the block and its counts from the evaluated expectations.
     pub fn new(file: String, strict: bool, expectations: Vec<ExpectationDto>) -> SpecDto {
@@ -79,5 +104,37 @@ impl SpecDto {
             failing: fail > 0 || (strict && skip > 0),
             expectations,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_lines_show_what_did_not_pass() {
+        let expectation = |id: &str, status, reason: &str| ExpectationDto {
+            id: id.into(),
+            kind: "path",
+            label: None,
+            target: "t".into(),
+            status,
+            reason: reason.into(),
+        };
+        let spec = SpecDto::new(
+            "bake.toml".into(),
+            true,
+            vec![
+                expectation("path a", Status::Pass, "leaves through gateway-endpoint"),
+                expectation("path b", Status::Skip, "no path verdict in this run"),
+                expectation("path c", Status::Fail, "leaves through nat"),
+            ],
+        );
+        assert!(spec.failing);
+        assert_eq!(
+            render(&spec),
+            "\nspec bake.toml: 1 pass · 1 fail · 1 skip (--strict)\n  \
+             skip path b: no path verdict in this run\n  fail path c: leaves through nat\n"
+        );
     }
 }
