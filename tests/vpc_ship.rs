@@ -78,6 +78,14 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(at("report.json")).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../src/report/check.schema.json")).unwrap();
+    let errors: Vec<String> = jsonschema::validator_for(&schema)
+        .unwrap()
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     let spec_block = &report["spec"];
     let statuses: BTreeMap<&str, &str> = spec_block["expectations"]
         .as_array()

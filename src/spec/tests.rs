@@ -290,3 +290,25 @@ fn the_packer_example_spec_loads() {
             .any(|r| matches!(&r.check, Check::Path(v) if v == &["gateway-endpoint"]))
     );
 }
+
+#[test]
+fn a_report_with_a_spec_block_matches_the_schema() {
+    let spec = Spec::parse(SPEC, "bake.toml").unwrap();
+    let mut report = fixture::mixed();
+    apply(&spec, true, &mut report);
+    let schema: serde_json::Value = serde_json::from_str(crate::report::SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(value["spec"]["strict"], true);
+    assert_eq!(value["spec"]["expectations"][0]["kind"], "regions");
+    assert_eq!(value["spec"]["expectations"][0]["label"], "stay in region");
+
+    // Without a spec the block is null, never omitted.
+    let value: serde_json::Value = serde_json::from_str(&fixture::mixed().to_json()).unwrap();
+    assert!(value.as_object().unwrap()["spec"].is_null());
+}
