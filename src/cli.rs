@@ -24,7 +24,7 @@ pub struct Cli {
 /// The exit codes, shown under `--help`.
 pub const EXIT_CODES: &str = "Exit codes:
   0  no failing finding
-  1  at least one failing finding (see --fail-on)
+  1  at least one failing finding or spec expectation (see --fail-on, --spec)
   2  usage or configuration error
   3  could not run";
 
@@ -43,6 +43,10 @@ pub enum Command {
     /// What the VPC's flow logs say: REJECTs, plaintext, other regions, S3 paths, NAT.
     #[command(after_help = EXIT_CODES)]
     Flowlogs(Box<crate::flowlogs::Args>),
+    /// Summarize many hosts' check reports (files, JSON Lines, directories) into one fleet view.
+    Merge(crate::merge::Args),
+    /// Write the man pages or a shell's completion script.
+    Generate(crate::generate::Args),
 }
 
 /// Parses the process arguments; exits with code 2 on a usage error.
@@ -69,5 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Policy(args) => crate::policy::run(args),
         Command::Ranges(args) => crate::ranges::run(*args),
         Command::Flowlogs(args) => crate::flowlogs::run(*args),
+        Command::Merge(args) => crate::merge::run(args),
+        Command::Generate(args) => crate::generate::run(args),
     }
 }

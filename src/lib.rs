@@ -9,13 +9,16 @@ pub mod cli;
 pub mod evidence;
 pub mod exit;
 pub mod flowlogs;
+pub mod generate;
 pub mod host;
 pub mod logging;
+pub mod merge;
 pub mod output;
 pub mod policy;
 pub mod probe;
 pub mod ranges;
 pub mod report;
+pub mod spec;
 pub mod verdict;
 pub mod yum;
 

@@ -18,7 +18,8 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 /// Replaces `path` with `bytes` atomically: a temporary file in the same directory, then rename.
 ///
 /// The temporary name never ends in the final suffix, so collectors that glob for `*.prom` or
-/// `*.json` never read a half-written file.
+/// `*.json` never read a half-written file. The file keeps the mode of the one it replaces, or
+/// gets 0644 so a collector running as another user can read it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -37,6 +38,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("setting the mode of {}", tmp.path().display()))?;
     tmp.write_all(bytes)
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+        })
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)

@@ -17,14 +17,7 @@ use crate::probe::{self, Budget, Probes};
 use crate::report::{self, CheckReport, HostExtras, RangesFacts};
 use crate::verdict::{self, HostFacts};
 
-/// Report formats of `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A readable table.
-    Table,
-    /// One JSON document (schema version 1).
-    Json,
-}
+pub use crate::report::emit::Format;
 
 /// When to colour the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,13 +109,22 @@ pub struct Args {
     )]
     pub timeout: f64,
 
-    /// Report format.
+    /// Report format (for stdout, and for an --output without FORMAT=).
     #[arg(long, env = "EGRESS_PROBE_FORMAT", value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Write the report to FILE (atomically) instead of stdout.
-    #[arg(long, env = "EGRESS_PROBE_OUTPUT", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write a report to PATH instead of stdout (atomically; jsonl appends); FORMAT= picks
+    /// its format, `-` is stdout; repeatable.
+    #[arg(long, env = "EGRESS_PROBE_OUTPUT", value_name = "[FORMAT=]PATH")]
+    pub output: Vec<String>,
+
+    /// A spec of what must hold (TOML); a failed expectation fails the run.
+    #[arg(long, env = "EGRESS_PROBE_SPEC", value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
+    /// A skipped spec expectation fails the run too.
+    #[arg(long, env = "EGRESS_PROBE_STRICT")]
+    pub strict: bool,
 
     /// Finding kinds that fail the run (exit 1); `default` stands for the default set,
     /// `none` for no kind.
@@ -156,13 +158,27 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             "--region {region:?} is not a region name"
         )));
     }
+    let destinations = crate::report::emit::destinations(args.format, &args.output)?;
+    let spec = args
+        .spec
+        .as_deref()
+        .map(crate::spec::Spec::load)
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(check(&args, fail_on))?;
-    emit(&args, &report)?;
+    let mut report = runtime.block_on(check(&args, fail_on, spec.as_ref()))?;
+    if let Some(spec) = &spec {
+        crate::spec::apply(spec, args.strict, &mut report);
+    }
+    let color = match args.color {
+        Color::Always => Some(true),
+        Color::Never => Some(false),
+        Color::Auto => None,
+    };
+    crate::report::emit::emit(&report, &destinations, color)?;
     Ok(if report.summary.exit_code == Status::Failing as u8 {
         Status::Failing
     } else {
@@ -201,7 +217,11 @@ fn fail_on_set(values: &[String]) -> anyhow::Result<BTreeSet<String>> {
     Ok(set)
 }
 
-async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckReport> {
+async fn check(
+    args: &Args,
+    fail_on: BTreeSet<String>,
+    spec: Option<&crate::spec::Spec>,
+) -> anyhow::Result<CheckReport> {
     let started = Instant::now();
     let generated_at = now_rfc3339();
     crate::install_crypto_provider();
@@ -211,10 +231,13 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
     // Everything the user gave is checked before anything touches the network.
     let ca_certificates = probe::ca_certificates(args.ca_file.as_deref())?;
     let verifier = probe::verifier(&ca_certificates)?;
-    let sources = catalog::load(args.probes.as_deref())?;
+    let mut sources = catalog::load(args.probes.as_deref())?;
+    sources.extend(spec.and_then(crate::spec::Spec::catalog_source));
+    let mut buckets = args.buckets.clone();
+    buckets.extend(spec.map(|s| s.buckets.clone()).unwrap_or_default());
     let additions = catalog::Additions {
         targets: args.targets.clone(),
-        buckets: args.buckets.clone(),
+        buckets,
         foreign_objects: args.foreign_objects.clone(),
     };
     let placeholder = catalog::Context {
@@ -222,6 +245,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         domain: "amazonaws.com".into(),
     };
     catalog::expand(&sources, &additions, &placeholder)?;
+
     let imds_config = ImdsConfig::from_env(args.imds_endpoint.as_deref());
     imds::validate_endpoint(&imds_config.endpoint)?;
     let repo_client = crate::yum::mirrors::fetch::client(&ca_certificates)?;
@@ -345,6 +369,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
             fail_on.into_iter().collect(),
             exit_code,
         ),
+        spec: None,
     })
 }
 
@@ -471,28 +496,6 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-fn emit(args: &Args, report: &CheckReport) -> anyhow::Result<()> {
-    let text = match args.format {
-        Format::Json => report.to_json(),
-        Format::Table => {
-            let color = match args.color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => {
-                    args.output.is_none()
-                        && std::io::IsTerminal::is_terminal(&std::io::stdout())
-                        && !crate::logging::no_color()
-                }
-            };
-            report::table::render(report, report::table::Style { color })
-        }
-    };
-    match &args.output {
-        Some(path) => crate::output::write_atomic(path, text.as_bytes()),
-        None => crate::output::print(&text),
-    }
 }
 
 #[cfg(test)]

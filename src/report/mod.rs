@@ -3,7 +3,16 @@
 //!
 //! Absent values are `null`, never omitted; times are floating milliseconds.
 
+pub mod cases;
+pub mod emit;
+pub mod expectation;
+#[cfg(test)]
+pub mod fixture;
+pub mod jsonl;
+pub mod junit;
+pub mod prometheus;
 pub mod table;
+pub mod tap;
 
 use std::net::IpAddr;
 
@@ -44,6 +53,8 @@ pub struct CheckReport {
     pub skipped: Vec<String>,
     /// Counts and the exit code.
     pub summary: SummaryDto,
+    /// The expectations of `--spec` and how each went; null without a spec.
+    pub spec: Option<expectation::SpecDto>,
 }
 
 /// The host's context.
@@ -103,6 +114,23 @@ pub struct TargetDto {
     pub ports: Vec<PortDto>,
     pub plaintext: bool,
     pub via_proxy: Option<ViaProxyDto>,
+    /// The path verdict, when the path engine gave one.
+    // TODO(schema 1 already uses `path` for the request path): serialize it once the path
+    // verdict has its field in the schema.
+    #[serde(skip)]
+    pub route: Option<PathDto>,
+}
+
+/// How a target's traffic leaves the VPC, as the path engine judged it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathDto {
+    /// `interface-endpoint`, `blocked`, `nat`, `gateway-endpoint`, `internet-gateway`,
+    /// `gateway-endpoint-or-internet-gateway` or `unknown`.
+    pub verdict: String,
+    /// How sure the verdict is.
+    pub confidence: String,
+    /// The facts the verdict rests on.
+    pub evidence: Vec<String>,
 }
 
 /// The request sent through the environment's proxy.
@@ -409,6 +437,7 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
             error: via.error.clone(),
             ms: via.ms,
         }),
+        route: None,
     }
 }
 
@@ -643,6 +672,7 @@ mod tests {
             repos: vec![],
             skipped: vec![],
             summary: summary(1, &findings, vec![], 0),
+            spec: None,
         }
     }
 

@@ -40,6 +40,9 @@ pub fn render(report: &CheckReport, style: Style) -> String {
     for skipped in &report.skipped {
         let _ = writeln!(out, "{}", style.paint("2", &format!("skipped: {skipped}")));
     }
+    if let Some(spec) = &report.spec {
+        out.push_str(&crate::report::expectation::render(spec));
+    }
     findings(report, &mut out, style);
     out
 }
