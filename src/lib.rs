@@ -3,6 +3,7 @@
 //! The library holds every command; `main.rs` only parses and maps the outcome to an exit code.
 
 pub mod aws;
+pub mod capture;
 pub mod catalog;
 pub mod check;
 pub mod cli;

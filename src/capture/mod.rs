@@ -1,0 +1,5 @@
+//! Packet capture of the probes' own flows.
+
+pub mod dissect;
+pub mod flows;
+pub mod frame;
