@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod dns;
 pub mod s3xml;
+pub mod trace;
 
 use std::future::Future;
 use std::net::IpAddr;
