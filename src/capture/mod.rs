@@ -177,7 +177,7 @@ struct Running {
     /// Interfaces tried, captured or not.
     tried: Mutex<BTreeSet<String>>,
     not_seen: Mutex<Vec<String>>,
-    collector: Option<JoinHandle<Collected>>,
+    collector: Mutex<Option<JoinHandle<Collected>>>,
 }
 
 /// What the collector thread hands back.
@@ -231,7 +231,7 @@ impl Capture {
                 readers: Mutex::default(),
                 tried: Mutex::default(),
                 not_seen: Mutex::default(),
-                collector: Some(collector),
+                collector: Mutex::new(Some(collector)),
             })),
         }
     }
@@ -256,22 +256,20 @@ impl Capture {
         }
     }
 
-    /// Stops the readers, reassembles and dissects every flow, writes the pcap file.
-    pub fn finish(self) -> Outcome {
-        let running = match self.state {
-            State::Off { reason, hint } => {
-                return Outcome {
-                    flows: Vec::new(),
-                    summary: Summary {
-                        reason: Some(reason),
-                        hint,
-                        ..Summary::default()
-                    },
-                };
-            }
-            State::On(running) => running,
-        };
-        running.finish()
+    /// Stops the readers, reassembles and dissects every flow, writes the pcap file; a second
+    /// call finds nothing more.
+    pub fn finish(&self) -> Outcome {
+        match &self.state {
+            State::Off { reason, hint } => Outcome {
+                flows: Vec::new(),
+                summary: Summary {
+                    reason: Some(reason.clone()),
+                    hint: hint.clone(),
+                    ..Summary::default()
+                },
+            },
+            State::On(running) => running.finish(),
+        }
     }
 }
 
@@ -333,7 +331,7 @@ impl Running {
         }
     }
 
-    fn finish(mut self) -> Outcome {
+    fn finish(&self) -> Outcome {
         self.stop.store(true, Ordering::SeqCst);
         let readers = self
             .readers
@@ -361,9 +359,8 @@ impl Running {
         if let Ok(mut sender) = self.sender.lock() {
             sender.take();
         }
-        let collected = self
-            .collector
-            .take()
+        let collector = self.collector.lock().ok().and_then(|mut c| c.take());
+        let collected = collector
             .and_then(|collector| collector.join().ok())
             .unwrap_or_else(|| Collected {
                 table: FlowTable::default(),
@@ -392,7 +389,11 @@ impl Running {
         if summary.interfaces.is_empty() {
             summary.reason = Some("no interface was captured on".into());
         }
-        summary.not_seen = self.not_seen.into_inner().unwrap_or_default();
+        summary.not_seen = self
+            .not_seen
+            .lock()
+            .map(|notes| notes.clone())
+            .unwrap_or_default();
         Outcome {
             flows: collected.table.finish(),
             summary,

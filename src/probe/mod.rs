@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod dns;
+pub mod echo;
 pub mod s3xml;
 pub mod trace;
 
