@@ -12,6 +12,7 @@ pub mod exit;
 pub mod host;
 pub mod logging;
 pub mod output;
+pub mod path;
 pub mod policy;
 pub mod probe;
 pub mod report;

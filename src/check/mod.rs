@@ -210,6 +210,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         vpc_cidrs: imds.facts.vpc_cidrs.clone(),
         hosts_path: PathBuf::from("/etc/hosts"),
         budget,
+        capture: None,
     });
     let evidence = probe::run(probes, expanded.targets).await;
 

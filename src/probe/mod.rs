@@ -71,6 +71,8 @@ pub struct Probes {
     pub hosts_path: std::path::PathBuf,
     /// Deadlines.
     pub budget: Budget,
+    /// The packet capture told about each target's addresses before any connection starts.
+    pub capture: Option<Arc<crate::capture::Capture>>,
 }
 
 /// Builds the certificate verifier: the Mozilla roots, plus every certificate in `ca_file`.
@@ -132,6 +134,10 @@ fn empty(target: Target) -> TargetEvidence {
 async fn probe_target(probes: &Probes, target: Target) -> TargetEvidence {
     let mut evidence = empty(target);
     evidence.dns = resolve(probes, &evidence.target.host).await;
+    if let Some(capture) = &probes.capture {
+        let addresses: Vec<IpAddr> = evidence.dns.addresses.iter().map(|a| a.ip).collect();
+        capture.watch(&addresses, &evidence.target.ports);
+    }
 
     let request = conn::Request {
         host: evidence.target.host.clone(),

@@ -534,6 +534,7 @@ mod tests {
                         ok: true,
                         ms: 1.5,
                         error: None,
+                        local_port: Some(40_000),
                     },
                     tls: Some(TlsEvidence {
                         ok: true,
@@ -544,6 +545,7 @@ mod tests {
                         status: Some(403),
                         ..HttpEvidence::default()
                     }),
+                    flows: None,
                 },
                 PortEvidence {
                     port: 80,
@@ -552,9 +554,11 @@ mod tests {
                         ok: false,
                         ms: 3000.0,
                         error: Some(Failure::new(FailureClass::Timeout, "no answer")),
+                        local_port: None,
                     },
                     tls: None,
                     http: None,
+                    flows: None,
                 },
             ],
         };

@@ -50,6 +50,7 @@ fn port(ip: &str, port: u16, ok: bool, status: Option<u16>) -> PortEvidence {
             ok,
             ms: 1.0,
             error: (!ok).then(|| Failure::new(FailureClass::Timeout, "no answer")),
+            local_port: None,
         },
         tls: (port == 443 && ok).then(|| TlsEvidence {
             ok: true,
@@ -59,6 +60,7 @@ fn port(ip: &str, port: u16, ok: bool, status: Option<u16>) -> PortEvidence {
             status: Some(status),
             ..HttpEvidence::default()
         }),
+        flows: None,
     }
 }
 
