@@ -1,5 +1,7 @@
 //! `egress-probe check`: host context, targets, probes, verdicts, report and exit code.
 
+pub mod egress;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,6 +107,18 @@ pub struct Args {
     /// Colour in the table.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+
+    /// Write the frames captured during the run to FILE (pcap, for Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Echo service that answers with the caller's address (the public egress address).
+    #[arg(long, value_name = "URL", default_value = crate::probe::echo::DEFAULT_URL)]
+    pub egress_echo: String,
+
+    /// Do not ask an echo service for the public egress address.
+    #[arg(long)]
+    pub no_egress_echo: bool,
 }
 
 /// Runs the check.
@@ -167,6 +181,8 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
     // Everything the user gave is checked before anything touches the network.
     let verifier = probe::verifier(args.ca_file.as_deref())?;
     let sources = catalog::load(args.probes.as_deref())?;
+    let settings =
+        egress::Settings::new(args.pcap.clone(), &args.egress_echo, args.no_egress_echo)?;
 
     let imds_config = ImdsConfig::from_env(args.imds_endpoint.as_deref());
     let ranges_options = crate::aws::source::SourceOptions {
@@ -203,6 +219,7 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
     let mut skipped = expanded.skipped.clone();
     skipped.extend(dns.problem.clone());
     let ranges_facts = ranges_facts(&loaded);
+    let egress = egress::Egress::start(&settings, verifier.clone(), budget);
     let probes = Arc::new(Probes {
         dns,
         verifier,
@@ -210,16 +227,20 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         vpc_cidrs: imds.facts.vpc_cidrs.clone(),
         hosts_path: PathBuf::from("/etc/hosts"),
         budget,
-        capture: None,
+        capture: Some(egress.capture()),
     });
-    let evidence = probe::run(probes, expanded.targets).await;
+    let mut evidence = probe::run(probes, expanded.targets).await;
+    let paths = egress
+        .finish(&mut evidence, &imds, region.as_deref(), budget)
+        .await;
 
     let proxy_env = proxy_environment();
     let host_facts = HostFacts {
         region: region.clone(),
         proxy_env: proxy_env.clone(),
     };
-    let findings = verdict::judge(&host_facts, &evidence, &fail_on);
+    let mut findings = verdict::judge(&host_facts, &evidence, &fail_on);
+    verdict::add_path_findings(&mut findings, &evidence, &paths.paths, &fail_on);
     let exit_code = if verdict::failing(&findings) {
         Status::Failing
     } else {
@@ -241,10 +262,18 @@ async fn check(args: &Args, fail_on: BTreeSet<String>) -> anyhow::Result<CheckRe
         ip_ranges: ranges_facts.into_dto(),
         targets: evidence
             .iter()
-            .map(|t| report::target_dto(t, region.as_deref()))
+            .zip(&paths.paths)
+            .map(|(t, path)| {
+                let mut dto = report::target_dto(t, region.as_deref());
+                dto.path = Some(report::path::path_dto(path, &imds.facts.vpc_cidrs));
+                dto
+            })
             .collect(),
         findings: report::finding_dtos(&findings),
         skipped,
+        capture: report::path::capture_dto(&paths.capture, paths.matched_flows),
+        trace: report::path::trace_run_dto(&paths.trace),
+        egress_echo: report::path::echo_dto(paths.echo.as_ref(), imds.facts.public_ipv4),
         summary: report::summary(
             evidence.len(),
             &findings,

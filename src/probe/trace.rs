@@ -40,6 +40,21 @@ impl Default for Options {
     }
 }
 
+/// How the traces of a run went, for the report.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    /// Traces were sent.
+    pub ran: bool,
+    /// Why not.
+    pub reason: Option<String>,
+    /// Distinct addresses traced.
+    pub addresses: usize,
+    /// The options used.
+    pub options: Options,
+    /// Time the traces took.
+    pub ms: f64,
+}
+
 /// What answered a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HopKind {

@@ -1,8 +1,9 @@
-//! The report of `check`: serde DTOs that are the JSON contract (schema version 1), built from
+//! The report of `check`: serde DTOs that are the JSON contract (schema version 2), built from
 //! the evidence and findings, and rendered as JSON or as a table.
 //!
 //! Absent values are `null`, never omitted; times are floating milliseconds.
 
+pub mod path;
 pub mod table;
 
 use std::net::IpAddr;
@@ -14,7 +15,7 @@ use crate::host::imds::ImdsReport;
 use crate::verdict::{Finding, Severity};
 
 /// The JSON schema version; a change of any field's meaning bumps it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The committed JSON Schema of the report.
 pub const SCHEMA: &str = include_str!("check.schema.json");
@@ -40,6 +41,12 @@ pub struct CheckReport {
     pub findings: Vec<FindingDto>,
     /// Catalog entries and names not probed, with the reason.
     pub skipped: Vec<String>,
+    /// Whether packet capture ran, what it saw and what it dropped.
+    pub capture: path::CaptureDto,
+    /// Whether the path traces ran.
+    pub trace: path::TraceRunDto,
+    /// The public egress address, as the echo service saw it.
+    pub egress_echo: path::EchoDto,
     /// Counts and the exit code.
     pub summary: SummaryDto,
 }
@@ -87,7 +94,7 @@ pub struct IpRangesDto {
 pub struct TargetDto {
     pub name: String,
     pub host: String,
-    pub path: String,
+    pub request_path: String,
     pub origin: &'static str,
     pub required: bool,
     pub expect_region: String,
@@ -100,6 +107,8 @@ pub struct TargetDto {
     pub cross_region: Option<bool>,
     pub ports: Vec<PortDto>,
     pub plaintext: bool,
+    /// Which way the traffic leaves (null until judged).
+    pub path: Option<path::PathDto>,
 }
 
 /// What the hostname itself says.
@@ -152,6 +161,8 @@ pub struct PortDto {
     pub tls: Option<TlsDto>,
     pub http: Option<HttpDto>,
     pub plaintext: bool,
+    /// The captured flows of this probe (null when capture did not run).
+    pub flows: Option<Vec<path::FlowDto>>,
 }
 
 /// TCP connection.
@@ -341,7 +352,7 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
     TargetDto {
         name: evidence.target.name.clone(),
         host: evidence.target.host.clone(),
-        path: evidence.target.path.clone(),
+        request_path: evidence.target.path.clone(),
         origin: evidence.target.origin.as_str(),
         required: evidence.target.required,
         expect_region: match &evidence.target.expect_region {
@@ -385,9 +396,16 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
         region,
         region_source,
         cross_region,
-        plaintext: configured_http && evidence.ports.iter().any(PortEvidence::exchanged_in_clear),
+        plaintext: configured_http && evidence.ports.iter().any(in_clear),
         ports: evidence.ports.iter().map(port_dto).collect(),
+        path: None,
     }
+}
+
+/// HTTP in clear on this port: as seen on the wire when capture ran, else as the probe found.
+fn in_clear(port: &PortEvidence) -> bool {
+    port.seen_in_clear()
+        .unwrap_or_else(|| port.exchanged_in_clear())
 }
 
 fn port_dto(port: &PortEvidence) -> PortDto {
@@ -434,7 +452,11 @@ fn port_dto(port: &PortEvidence) -> PortDto {
                 detail,
             }
         }),
-        plaintext: port.exchanged_in_clear(),
+        plaintext: in_clear(port),
+        flows: port
+            .flows
+            .as_ref()
+            .map(|flows| flows.iter().map(path::flow_dto).collect()),
     }
 }
 
@@ -545,7 +567,7 @@ mod tests {
                         status: Some(403),
                         ..HttpEvidence::default()
                     }),
-                    flows: None,
+                    flows: Some(vec![tls_flow()]),
                 },
                 PortEvidence {
                     port: 80,
@@ -578,6 +600,27 @@ mod tests {
             resolvers: vec!["198.51.100.2".parse().unwrap()],
             proxy_env: Vec::new(),
         };
+        let host_path = crate::path::HostPath {
+            region: Some("us-west-2".into()),
+            vpc_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
+            imds_answered: true,
+            ..crate::path::HostPath::default()
+        };
+        let trace = crate::probe::trace::Trace {
+            hops: vec![crate::probe::trace::Hop {
+                ttl: 1,
+                address: ip,
+                ms: 0.3,
+                kind: crate::probe::trace::HopKind::Destination,
+            }],
+            reached: Some(1),
+            answer: Some("syn-ack"),
+            probes: 2,
+            error: None,
+        };
+        let judged = crate::path::judge(&host_path, &evidence, &[(ip, trace)].into());
+        let mut target = target_dto(&evidence, Some("us-west-2"));
+        target.path = Some(path::path_dto(&judged, &host_path.vpc_cidrs));
         let findings = crate::verdict::judge(
             &crate::verdict::HostFacts {
                 region: Some("us-west-2".into()),
@@ -601,10 +644,66 @@ mod tests {
                 lacks: vec![],
                 problems: vec![],
             },
-            targets: vec![target_dto(&evidence, Some("us-west-2"))],
+            targets: vec![target],
             findings: finding_dtos(&findings),
             skipped: vec![],
+            capture: path::capture_dto(
+                &crate::capture::Summary {
+                    ran: true,
+                    interfaces: vec!["eth0".into()],
+                    frames_seen: 40,
+                    frames_kept: 12,
+                    dropped_kernel: Some(0),
+                    flows: 2,
+                    ..crate::capture::Summary::default()
+                },
+                1,
+            ),
+            trace: path::trace_run_dto(&crate::probe::trace::Run {
+                ran: true,
+                addresses: 1,
+                ..crate::probe::trace::Run::default()
+            }),
+            egress_echo: path::echo_dto(None, None),
             summary: summary(1, &findings, vec![], 0),
+        }
+    }
+
+    /// A TLS flow as capture reports it.
+    fn tls_flow() -> crate::capture::flows::Flow {
+        use crate::capture::dissect::{ClientHello, Dissection, ServerHello};
+        use crate::capture::flows::{Flow, Side};
+        Flow {
+            local: "198.51.100.10:40000".parse().unwrap(),
+            remote: "203.0.113.10:443".parse().unwrap(),
+            out: Side {
+                packets: 6,
+                bytes: 700,
+                dissection: Dissection::ClientHello(ClientHello {
+                    sni: Some("s3.us-west-2.amazonaws.com".into()),
+                    versions: vec!["TLSv1_3".into(), "TLSv1_2".into()],
+                    alpn: vec!["http/1.1".into()],
+                    complete: true,
+                }),
+                first_bytes: 700,
+                segments: 2,
+                gap: false,
+            },
+            inbound: Side {
+                packets: 5,
+                bytes: 3000,
+                dissection: Dissection::ServerHello(ServerHello {
+                    version: "TLSv1_3".into(),
+                    alpn: None,
+                    complete: true,
+                }),
+                first_bytes: 3000,
+                segments: 1,
+                gap: false,
+            },
+            handshake_ms: Some(0.4),
+            reply_ttl: Some(63),
+            reset: false,
         }
     }
 
@@ -622,6 +721,20 @@ mod tests {
         assert_eq!(report["targets"][0]["cross_region"], false);
         assert_eq!(report["targets"][0]["ports"][1]["tcp"]["error"], "timeout");
         assert!(report["host"]["public_ipv4"].is_null());
+        let target = &report["targets"][0];
+        assert_eq!(target["request_path"], "/");
+        assert_eq!(target["path"]["verdict"], "gateway-endpoint");
+        assert_eq!(target["path"]["confidence"], "medium");
+        assert_eq!(target["path"]["hops"][0]["kind"], "destination");
+        let flow = &target["ports"][0]["flows"][0];
+        assert_eq!(
+            flow["out"]["dissection"]["sni"],
+            "s3.us-west-2.amazonaws.com"
+        );
+        assert_eq!(flow["in"]["dissection"]["version"], "TLSv1_3");
+        assert!(target["ports"][1]["flows"].is_null());
+        assert_eq!(report["capture"]["unmatched_flows"], 1);
+        assert_eq!(report["egress_echo"]["asked"], false);
     }
 
     #[test]

@@ -102,10 +102,10 @@ fn target_block(target: &TargetDto, out: &mut String, style: Style) {
         "\n{} {}{} · {} ({}){cross}",
         style.paint("1", &target.name),
         target.host,
-        if target.path == "/" {
+        if target.request_path == "/" {
             String::new()
         } else {
-            target.path.clone()
+            target.request_path.clone()
         },
         region,
         target.region_source,
