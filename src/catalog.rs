@@ -160,11 +160,13 @@ pub fn expand(
         }
     }
     for host in extra_hosts {
-        let host = validate_host(host)?;
-        push_unique(
-            &mut expanded,
-            user_target(host.clone(), host, "/".into(), None),
-        );
+        let target = if host.contains("://") {
+            url_target(host)?
+        } else {
+            let host = validate_host(host)?;
+            user_target(host.clone(), host, "/".into(), None)
+        };
+        push_unique(&mut expanded, target);
     }
     for bucket in buckets {
         match bucket_target(bucket, context)? {
@@ -229,6 +231,22 @@ fn user_target(name: String, host: String, path: String, bucket: Option<String>)
         bucket,
         configured_scheme: None,
     }
+}
+
+/// The target for `--target URL`: its host and path, and the scheme a consumer is configured
+/// with (an `http://` one sends its requests in clear).
+fn url_target(raw: &str) -> anyhow::Result<Target> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|err| UsageError::new(format!("--target {raw:?}: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UsageError::new(format!(
+            "--target {raw:?}: give a hostname or an http:// or https:// URL"
+        )));
+    }
+    let host = validate_host(url.host_str().unwrap_or_default())?;
+    let mut target = user_target(raw.trim().to_string(), host, url.path().to_string(), None);
+    target.configured_scheme = Some(url.scheme().to_string());
+    Ok(target)
 }
 
 /// The target for `--bucket NAME`: virtual-hosted in the instance region, or path style when
@@ -338,6 +356,30 @@ mod tests {
             Some("al2023-repos-eu-west-1-de612dc2")
         );
         assert!(expanded.skipped.is_empty());
+    }
+
+    #[test]
+    fn a_target_url_keeps_its_path_and_scheme() {
+        let targets = [
+            "http://s3.us-west-2.amazonaws.com/pubbkt/".to_string(),
+            "Repo.example.com".to_string(),
+        ];
+        let expanded = expand(&[], &targets, &[], &context(Some("us-west-2"))).unwrap();
+        let url = &expanded.targets[0];
+        assert_eq!(url.name, "http://s3.us-west-2.amazonaws.com/pubbkt/");
+        assert_eq!(
+            (url.host.as_str(), url.path.as_str()),
+            ("s3.us-west-2.amazonaws.com", "/pubbkt/")
+        );
+        assert_eq!(url.configured_scheme.as_deref(), Some("http"));
+        assert_eq!(expanded.targets[1].configured_scheme, None);
+        for bad in ["ftp://s3.amazonaws.com/", "http://bad_host!/"] {
+            let err = expand(&[], &[bad.to_string()], &[], &context(None)).unwrap_err();
+            assert_eq!(
+                crate::exit::Status::of_error(&err),
+                crate::exit::Status::Usage
+            );
+        }
     }
 
     #[test]

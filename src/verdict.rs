@@ -299,7 +299,8 @@ fn plaintext_message(target: &TargetEvidence, open: &PortEvidence) -> (IpAddr, S
         return (
             port.address,
             format!(
-                "{host} is configured with http:// and readable HTTP went over the wire to                  {} ({owner}): {request}{answer}; requests and answers travel in clear",
+                "{host} is configured with http:// and readable HTTP went over the wire to {} \
+                 ({owner}): {request}{answer}; requests and answers travel in clear",
                 port.address
             ),
         );
@@ -312,7 +313,8 @@ fn plaintext_message(target: &TargetEvidence, open: &PortEvidence) -> (IpAddr, S
     (
         open.address,
         format!(
-            "{host} is configured with http:// and its port 80 answers: requests and answers              travel in clear ({why})"
+            "{host} is configured with http:// and its port 80 answers: requests and answers \
+             travel in clear ({why})"
         ),
     )
 }

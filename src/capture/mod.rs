@@ -439,7 +439,8 @@ fn read_loop(
         if segment.truncated {
             counters.truncated.fetch_add(1, Ordering::Relaxed);
         }
-        tracing::trace!(src = %segment.src, dst = %segment.dst, len = segment.payload.len(), "segment");
+        let length = segment.payload.len();
+        tracing::trace!(src = %segment.src, dst = %segment.dst, length, "segment");
         let seen = Seen {
             at: Instant::now(),
             wall: SystemTime::now(),

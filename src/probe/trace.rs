@@ -332,8 +332,9 @@ fn probe_until(
                 let Some(source) = sources[index] else {
                     continue;
                 };
-                send_syn(socket, probe, source, index, ttl)?;
+                // Timed before sending: over a short path the answer can beat the return.
                 state.sent.insert(ttl, Instant::now());
+                send_syn(socket, probe, source, index, ttl)?;
                 state.probes += 1;
             }
             collect(events, progress, Instant::now() + Duration::from_millis(2));
