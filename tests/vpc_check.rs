@@ -363,7 +363,7 @@ fn table_report_and_output_file() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.is_empty());
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(written["schema_version"], 1);
+    assert_eq!(written["schema_version"], 2);
 
     let (ranges, ca) = (world.ip_ranges(), world.ca_file());
     let args = [

@@ -9,6 +9,7 @@
 pub mod dissect;
 pub mod flows;
 pub mod frame;
+pub mod fuzzing;
 pub mod pcap;
 pub mod source;
 
