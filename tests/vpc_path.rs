@@ -264,6 +264,24 @@ fn an_instance_with_a_public_address_leaves_through_the_internet_gateway() {
         verdict(&report, "s3-regional"),
         pair("gateway-endpoint-or-internet-gateway", "low")
     );
+
+    // The table says the same for a person.
+    let (ranges, ca) = (world.ip_ranges(), world.ca_file());
+    let run = world.run_probe(&[
+        "check",
+        "--ip-ranges",
+        ranges.to_str().unwrap(),
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for line in [
+        "egress echo: https://checkip.amazonaws.com/ saw 203.0.113.150 (the instance's public IPv4)",
+        "  path  internet-gateway (high) · hops 1 203.0.113.74",
+        "  path  gateway-endpoint-or-internet-gateway (low) · hops 1 203.0.113.10",
+    ] {
+        assert!(run.stdout.contains(line), "{line:?} in\n{}", run.stdout);
+    }
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub fn clip(frame: &[u8]) -> &[u8] {
 
 /// Writes `frames` to `path` (atomically); the file's link type is the first frame's, and
 /// frames of another link type are left out. Returns how many were left out.
+// TODO(capture on a tun and an Ethernet interface at once): pcapng would keep both.
 pub fn write(path: &Path, frames: &[(SystemTime, LinkType, Vec<u8>)]) -> anyhow::Result<u64> {
     let link = frames
         .first()

@@ -114,7 +114,9 @@ impl Egress {
         region: Option<&str>,
         budget: Budget,
     ) -> Outcome {
-        tokio::time::sleep(LINGER).await;
+        if self.capture.running() {
+            tokio::time::sleep(LINGER).await;
+        }
         let capture = self.capture.clone();
         let captured = tokio::task::spawn_blocking(move || capture.finish())
             .await

@@ -249,6 +249,8 @@ fn trace_family(targets: &[IpAddr], options: &Options) -> Vec<Trace> {
 }
 
 fn run_family(targets: &[IpAddr], v6: bool, options: &Options) -> io::Result<Vec<Trace>> {
+    // TODO(more than 255 addresses of one family): the sequence number has 8 bits for the
+    // target; the rest go untraced and their verdicts say there was no trace.
     let targets = &targets[..targets.len().min(255)];
     let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
     let tcp = Socket::new(domain, Type::RAW, Some(Protocol::TCP))?;
