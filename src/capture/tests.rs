@@ -1,3 +1,6 @@
+//! Capture end to end over replayed frames: readers, the watch set, the collector, drops and
+//! the pcap file.
+
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::IpAddr;

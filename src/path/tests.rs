@@ -1,3 +1,5 @@
+//! Each path rule from hand-built evidence, and the roll-up per target.
+
 use super::*;
 use crate::aws::ipranges::Attribution;
 use crate::catalog::{ExpectRegion, Origin, Target};

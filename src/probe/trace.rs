@@ -128,7 +128,7 @@ pub async fn run(addresses: Vec<IpAddr>, options: Options) -> BTreeMap<IpAddr, T
         .unwrap_or_else(|err| {
             fallback
                 .into_iter()
-                .map(|a| (a, Trace::failed(format!("the trace task failed: {err}"))))
+                .map(|a| (a, Trace::failed(format!("the trace thread failed: {err}"))))
                 .collect()
         })
 }

@@ -1,3 +1,5 @@
+//! The dissector over hand-built and real TLS hellos, HTTP heads, cut and hostile bytes.
+
 use super::*;
 
 /// A TLS extension: type, length, data.

@@ -1,3 +1,5 @@
+//! Trace probes and answers from hand-built packets, and one live trace over loopback.
+
 use etherparse::{PacketBuilder, icmpv4::TimeExceededCode};
 
 use super::*;
