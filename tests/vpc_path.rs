@@ -385,3 +385,47 @@ fn without_cap_net_raw_the_run_goes_on_and_says_what_it_could_not_see() {
     assert_eq!(verdict(&report, "s3-global"), pair("unknown", "low"));
     assert_eq!(report["egress_echo"]["address"], "203.0.113.129");
 }
+
+#[test]
+fn a_flood_of_unrelated_traffic_is_read_past_and_drops_are_counted() {
+    let Some(world) = World::up("pflood", &Options::new()) else {
+        return;
+    };
+    // UDP from the router to a closed port of the instance, as fast as Python sends, for
+    // longer than the check takes.
+    let flood = r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+payload = b"x" * 1200
+end = time.time() + 6
+sent = 0
+while time.time() < end:
+    for _ in range(200):
+        s.sendto(payload, ("198.51.100.10", 9))
+    sent += 200
+print(sent)
+"#;
+    let (report, sent) = std::thread::scope(|scope| {
+        let flooding = scope.spawn(|| world.python_in("rtr", flood, &[]));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (_, report) = report(world.run_check(&["--no-egress-echo"]));
+        (report, flooding.join().unwrap())
+    });
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let capture = &report["capture"];
+    assert_eq!(capture["ran"], true);
+    let seen = capture["frames_seen"].as_u64().unwrap();
+    let kept = capture["frames_kept"].as_u64().unwrap();
+    assert!(seen > kept + 1000, "the flood was read: {capture:#}");
+    let dropped = &capture["dropped"];
+    let counted = dropped["channel"].as_u64().unwrap() + dropped["kernel"].as_u64().unwrap();
+    // Every probe flow is either whole or the report says frames were lost.
+    let hello = &port(target(&report, "s3-regional"), "203.0.113.10", 443)["flows"];
+    let read = hello.as_array().is_some_and(|flows| {
+        flows
+            .iter()
+            .any(|f| f["out"]["dissection"]["sni"] == "s3.us-west-2.amazonaws.com")
+    });
+    assert!(read || counted > 0, "{capture:#}\n{hello:#}");
+    assert_eq!(verdict(&report, "s3-regional").0, "gateway-endpoint");
+}
