@@ -480,6 +480,38 @@ mod tests {
     }
 
     #[test]
+    fn a_target_url_keeps_its_path_and_scheme() {
+        let targets = [
+            "http://s3.us-west-2.amazonaws.com/pubbkt/".to_string(),
+            "Repo.example.com".to_string(),
+        ];
+        let additions = Additions {
+            targets: targets.to_vec(),
+            ..Additions::default()
+        };
+        let expanded = expand(&[], &additions, &context(Some("us-west-2"))).unwrap();
+        let url = &expanded.targets[0];
+        assert_eq!(url.name, "http://s3.us-west-2.amazonaws.com/pubbkt/");
+        assert_eq!(
+            (url.host.as_str(), url.path.as_str()),
+            ("s3.us-west-2.amazonaws.com", "/pubbkt/")
+        );
+        assert_eq!(url.configured_scheme.as_deref(), Some("http"));
+        assert_eq!(expanded.targets[1].configured_scheme, None);
+        for bad in ["ftp://s3.amazonaws.com/", "http://bad_host!/"] {
+            let additions = Additions {
+                targets: vec![bad.to_string()],
+                ..Additions::default()
+            };
+            let err = expand(&[], &additions, &context(None)).unwrap_err();
+            assert_eq!(
+                crate::exit::Status::of_error(&err),
+                crate::exit::Status::Usage
+            );
+        }
+    }
+
+    #[test]
     fn without_a_region_only_global_names_remain() {
         let sources = load(None).unwrap();
         let expanded = expand(&sources, &with_buckets(&["mybucket"]), &context(None)).unwrap();

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use crate::aws::hostname::NameInfo;
 use crate::aws::ipranges::Attribution;
+use crate::capture::flows::Flow;
 use crate::catalog::Target;
 
 /// Why a network step did not succeed, as a small stable vocabulary.
@@ -115,6 +116,8 @@ pub struct TcpEvidence {
     pub ms: f64,
     /// The failure, when not connected.
     pub error: Option<Failure>,
+    /// This host's port of the connection (bound before connecting), to find it in a capture.
+    pub local_port: Option<u16>,
 }
 
 /// A TLS handshake.
@@ -184,12 +187,22 @@ pub struct PortEvidence {
     pub tls: Option<TlsEvidence>,
     /// The HTTP exchange, when the connection (and TLS) succeeded.
     pub http: Option<HttpEvidence>,
+    /// The captured flows of this probe; None when capture did not run.
+    pub flows: Option<Vec<Flow>>,
 }
 
 impl PortEvidence {
     /// An HTTP exchange went over this port without TLS.
     pub fn exchanged_in_clear(&self) -> bool {
         self.tls.is_none() && self.http.as_ref().is_some_and(|http| http.status.is_some())
+    }
+
+    /// Readable HTTP was seen on the wire in a flow of this probe; None when nothing was
+    /// captured.
+    pub fn seen_in_clear(&self) -> Option<bool> {
+        self.flows
+            .as_ref()
+            .map(|flows| flows.iter().any(Flow::carries_http))
     }
 }
 

@@ -3,6 +3,7 @@
 //! The library holds every command; `main.rs` only parses and maps the outcome to an exit code.
 
 pub mod aws;
+pub mod capture;
 pub mod catalog;
 pub mod check;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod host;
 pub mod logging;
 pub mod merge;
 pub mod output;
+pub mod path;
 pub mod policy;
 pub mod probe;
 pub mod ranges;

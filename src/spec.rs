@@ -506,10 +506,10 @@ fn plaintext(target: &TargetDto) -> (Status, String) {
 }
 
 fn path(allowed: &[String], target: &TargetDto) -> (Status, String) {
-    let Some(route) = &target.route else {
+    let Some(route) = &target.path else {
         return (Status::Skip, "no path verdict in this run".into());
     };
-    let verdict = route.verdict.as_str();
+    let verdict = route.verdict;
     let allowed_list = allowed.join(" or ");
     let because = if route.evidence.is_empty() {
         String::new()

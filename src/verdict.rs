@@ -4,9 +4,11 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use crate::capture::dissect::Dissection;
 use crate::catalog::{ExpectRegion, Origin};
 use crate::check::repos::RepoEvidence;
 use crate::evidence::{PortEvidence, TargetEvidence};
+use crate::path::TargetPath;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,30 +149,29 @@ pub fn judge_all(
     if let Some(home) = &host.region {
         repos::endpoint_dns_gaps(targets, home, &mut drafts);
     }
-    finalize(drafts, fail_on)
-}
-
-/// Applies `--fail-on`: chosen kinds become failures where they may, the others never fail.
-fn finalize(drafts: Vec<Draft>, fail_on: &BTreeSet<String>) -> Vec<Finding> {
     drafts
         .into_iter()
-        .map(|draft| {
-            let chosen = fail_on.contains(draft.kind);
-            let severity = match (chosen && draft.failable, draft.base) {
-                (true, _) => Severity::Fail,
-                (false, Severity::Fail) => Severity::Warn,
-                (false, base) => base,
-            };
-            Finding {
-                kind: draft.kind,
-                severity,
-                target: draft.target,
-                port: draft.port,
-                address: draft.address,
-                message: draft.message,
-            }
-        })
+        .map(|draft| finalize(draft, fail_on))
         .collect()
+}
+
+/// Decides a draft's final severity: `--fail-on` raises a failable kind to `fail`, and a kind
+/// it does not name never fails.
+fn finalize(draft: Draft, fail_on: &BTreeSet<String>) -> Finding {
+    let chosen = fail_on.contains(draft.kind);
+    let severity = match (chosen && draft.failable, draft.base) {
+        (true, _) => Severity::Fail,
+        (false, Severity::Fail) => Severity::Warn,
+        (false, base) => base,
+    };
+    Finding {
+        kind: draft.kind,
+        severity,
+        target: draft.target,
+        port: draft.port,
+        address: draft.address,
+        message: draft.message,
+    }
 }
 
 fn draft(kind: &'static str, base: Severity, target: &TargetEvidence, message: String) -> Draft {
@@ -281,33 +282,10 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     if let Some(port) = open_80 {
         let in_clear = target.target.configured_scheme.as_deref() == Some("http");
         if in_clear {
-            let dotted = target
-                .target
-                .bucket
-                .as_deref()
-                .is_some_and(|b| b.contains('.'))
-                || target
-                    .name_info
-                    .as_ref()
-                    .is_some_and(|info| info.form == crate::aws::hostname::Form::AmazonLinuxRepo);
-            let why = if dotted {
-                " (the name is a dotted bucket name that no wildcard certificate covers, which \
-                 is why it is served over http://)"
-            } else {
-                ""
-            };
-            let mut finding = draft(
-                "plaintext",
-                Severity::Fail,
-                target,
-                format!(
-                    "{} is configured with http:// and its port 80 answers: requests and \
-                     answers travel in clear{why}",
-                    target.target.host
-                ),
-            );
+            let (address, message) = plaintext_message(target, port);
+            let mut finding = draft("plaintext", Severity::Fail, target, message);
             finding.port = Some(80);
-            finding.address = Some(port.address);
+            finding.address = Some(address);
             drafts.push(finding);
         } else if target.target.origin == Origin::Catalog {
             let s3_note = if is_s3(target) {
@@ -328,6 +306,83 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
             finding.port = Some(80);
             drafts.push(finding);
         }
+    }
+}
+
+/// What the plaintext finding rests on: readable HTTP seen on the wire when capture ran, else
+/// the probe's own exchange over port 80 (and the message says which).
+fn plaintext_message(target: &TargetEvidence, open: &PortEvidence) -> (IpAddr, String) {
+    let host = &target.target.host;
+    let seen = target
+        .ports
+        .iter()
+        .filter(|p| p.port == 80)
+        .find_map(|p| Some((p, p.flows.as_ref()?.iter().find(|f| f.carries_http())?)));
+    if let Some((port, flow)) = seen {
+        let owner = target
+            .dns
+            .addresses
+            .iter()
+            .find(|a| a.ip == port.address)
+            .map_or("an address".to_string(), |a| match &a.aws {
+                Some(aws) => format!("an AWS address ({} {})", aws.services.join("+"), aws.region),
+                None if a.in_vpc => "an address inside the VPC".to_string(),
+                None => "an address that is not AWS's".to_string(),
+            });
+        let request = match &flow.out.dissection {
+            Dissection::Request(request) => format!(
+                "`{} {}` with Host {}",
+                request.method,
+                request.target.as_deref().unwrap_or("?"),
+                request.host.as_deref().unwrap_or("-")
+            ),
+            _ => "an HTTP answer".to_string(),
+        };
+        let answer = match &flow.inbound.dissection {
+            Dissection::Response(response) => format!(", answered {}", response.status),
+            _ => String::new(),
+        };
+        return (
+            port.address,
+            format!(
+                "{host} is configured with http:// and readable HTTP went over the wire to {} \
+                 ({owner}): {request}{answer}; requests and answers travel in clear{}",
+                port.address,
+                dotted_note(target)
+            ),
+        );
+    }
+    let why = if open.flows.is_some() {
+        "the exchange was not seen on the wire (capture missed it)"
+    } else {
+        "not seen on the wire: no capture"
+    };
+    (
+        open.address,
+        format!(
+            "{host} is configured with http:// and its port 80 answers: requests and answers \
+             travel in clear ({why}){}",
+            dotted_note(target)
+        ),
+    )
+}
+
+/// Why an Amazon Linux 1 or 2 repository host is served over plain HTTP at all.
+fn dotted_note(target: &TargetEvidence) -> &'static str {
+    let dotted = target
+        .target
+        .bucket
+        .as_deref()
+        .is_some_and(|b| b.contains('.'))
+        || target
+            .name_info
+            .as_ref()
+            .is_some_and(|info| info.form == crate::aws::hostname::Form::AmazonLinuxRepo);
+    if dotted {
+        "; the name is a dotted bucket name that no wildcard certificate covers, which is why \
+         it is served over http://"
+    } else {
+        ""
     }
 }
 
@@ -564,6 +619,47 @@ fn family_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
             describe(&v6)
         ),
     ));
+}
+
+/// Adds the findings drawn from path verdicts: `family-mismatch` when the IPv4 and IPv6
+/// addresses of one target leave by different paths (folded into the target's existing
+/// `family-mismatch` finding when there is one).
+pub fn add_path_findings(
+    findings: &mut Vec<Finding>,
+    targets: &[TargetEvidence],
+    paths: &[TargetPath],
+    fail_on: &BTreeSet<String>,
+) {
+    for (target, path) in targets.iter().zip(paths) {
+        let verdicts = |v6: bool| {
+            path.addresses
+                .iter()
+                .filter(|a| a.address.is_ipv6() == v6)
+                .map(|a| a.verdict.as_str())
+                .collect::<BTreeSet<_>>()
+        };
+        let (v4, v6) = (verdicts(false), verdicts(true));
+        if v4.is_empty() || v6.is_empty() || v4 == v6 {
+            continue;
+        }
+        let join = |set: &BTreeSet<&str>| set.iter().copied().collect::<Vec<_>>().join(" or ");
+        let paths_differ = format!("IPv4 leaves by {}, IPv6 by {}", join(&v4), join(&v6));
+        let existing = findings.iter_mut().find(|f| {
+            f.kind == "family-mismatch" && f.target.as_deref() == Some(target.target.name.as_str())
+        });
+        if let Some(finding) = existing {
+            finding.message.push_str(&format!("; {paths_differ}"));
+            continue;
+        }
+        let message = format!(
+            "{}: {paths_differ}; dual-stack clients prefer IPv6, so they take the IPv6 path",
+            target.target.host
+        );
+        findings.push(finalize(
+            draft("family-mismatch", Severity::Warn, target, message),
+            fail_on,
+        ));
+    }
 }
 
 /// True when any finding fails the run.

@@ -78,3 +78,19 @@ fn bad_region_and_missing_catalog_dir_are_usage_errors() {
     let (code, _, _) = egress_probe(&["check", "--no-such-flag"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn bad_egress_echo_url_and_pcap_directory_are_usage_errors() {
+    let (code, _, stderr) = egress_probe(&["check", "--egress-echo", "ftp://checkip/"]);
+    assert_eq!(
+        (code, stderr.contains("--egress-echo \"ftp://checkip/\"")),
+        (2, true),
+        "{stderr}"
+    );
+    let (code, _, stderr) = egress_probe(&["check", "--pcap", "/nonexistent/dir/run.pcap"]);
+    assert_eq!(
+        (code, stderr.contains("/nonexistent/dir is not a directory")),
+        (2, true),
+        "{stderr}"
+    );
+}

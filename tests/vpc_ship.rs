@@ -27,6 +27,11 @@ path = "gateway-endpoint"
 [[expect]]
 targets = ["s3-regional", "bucket:photos"]
 reachable = true
+
+[[expect]]
+name = "a name this run does not probe"
+targets = ["not-in-this-catalog"]
+reachable = true
 "#;
 
 /// Counts elements by name in a document that must be well-formed XML.
@@ -57,6 +62,8 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
         return;
     };
     let dir = world.state_dir().join("ship");
+    // A failed earlier run keeps its state directory: start from nothing.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let spec = dir.join("bake.toml");
     std::fs::write(&spec, SPEC).unwrap();
@@ -73,7 +80,8 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
         args.extend(["--output", output.as_str()]);
     }
 
-    // A skipped expectation (no path verdict yet) leaves the exit code alone.
+    // Every expectation holds in the healthy world; the one on a name not probed skips, and a
+    // skip leaves the exit code alone.
     let run = world.run_check(&args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report: Value =
@@ -96,14 +104,26 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
     assert_eq!(statuses["regions s3-regional"], "pass");
     assert_eq!(statuses["reachable s3-regional:443"], "pass");
     assert_eq!(statuses["reachable bucket:photos:443"], "pass");
-    assert_eq!(statuses["path s3-regional"], "skip");
+    // The in-region S3 name goes straight to the S3 namespace: a gateway endpoint's route.
+    assert_eq!(statuses["path s3-regional"], "pass");
     assert_eq!(statuses["plaintext s3-regional"], "pass");
     assert_eq!(spec_block["fail"], 0);
     let (expectations, skipped) = (
         statuses.len(),
         spec_block["skip"].as_u64().unwrap() as usize,
     );
-    assert_eq!(skipped, 2, "both path expectations skip");
+    assert_eq!(
+        skipped, 1,
+        "only the expectation on a name not probed skips"
+    );
+    assert_eq!(statuses["path al2023-repo"], "pass");
+    let regional = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "s3-regional")
+        .unwrap();
+    assert_eq!(regional["path"]["verdict"], "gateway-endpoint");
 
     // JUnit: one case per expectation, the host and each target; the skips marked.
     let junit = std::fs::read_to_string(at("junit.xml")).unwrap();
@@ -111,7 +131,7 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
     let targets = report["targets"].as_array().unwrap().len();
     assert_eq!(counts["testsuite"], 2);
     assert_eq!(counts["testcase"], expectations + 1 + targets);
-    assert_eq!(counts["skipped"], 2);
+    assert_eq!(counts["skipped"], 1);
     assert_eq!(counts.get("failure"), None);
 
     // TAP on stdout: the same points.
@@ -119,12 +139,7 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
         "TAP version 13\n1..{}\n",
         expectations + 1 + targets
     )));
-    assert_eq!(
-        run.stdout
-            .matches(" # SKIP no path verdict in this run")
-            .count(),
-        2
-    );
+    assert_eq!(run.stdout.matches(" # SKIP ").count(), 1);
 
     // Prometheus: a complete file, readable by another user, no temporary left behind.
     let prom = std::fs::read_to_string(at("egress-probe.prom")).unwrap();
@@ -144,7 +159,14 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
     );
     assert_eq!(
         metric(&prom, "egress_probe_expectations{status=\"skip\"}"),
-        Some(2.0)
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &prom,
+            "egress_probe_target_path{target=\"s3-regional\",verdict=\"gateway-endpoint\"}"
+        ),
+        Some(1.0)
     );
     assert!(metric(&prom, "egress_probe_ip_ranges_age_seconds").unwrap() > 0.0);
     assert!(metric(&prom, "egress_probe_run_duration_seconds").unwrap() > 0.0);
@@ -162,7 +184,7 @@ fn spec_run_writes_junit_tap_prometheus_and_jsonl_at_once() {
     let counts = xml_counts(&std::fs::read_to_string(at("junit.xml")).unwrap());
     assert_eq!(
         (counts.get("failure"), counts.get("skipped")),
-        (Some(&2), None)
+        (Some(&1), None)
     );
     let prom = std::fs::read_to_string(at("egress-probe.prom")).unwrap();
     assert_eq!(metric(&prom, "egress_probe_exit_code"), Some(1.0));

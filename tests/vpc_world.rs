@@ -674,7 +674,8 @@ fn teardown_leaves_nothing_behind() {
     let Some(world) = World::up("vwtd", &Options::new().interface_endpoint()) else {
         return;
     };
-    assert_eq!(namespaces_named("vwtd").len(), 6);
+    // inst, rtr, s3a, s3b, cf, vpce and the NAT gateway of the default egress.
+    assert_eq!(namespaces_named("vwtd").len(), 7);
     let pids: Vec<u32> = std::fs::read_dir(world.state_dir().join("pids"))
         .unwrap()
         .map(|e| {

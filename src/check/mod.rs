@@ -1,5 +1,6 @@
 //! `egress-probe check`: host context, targets, probes, verdicts, report and exit code.
 
+pub mod egress;
 pub mod repos;
 
 use std::collections::BTreeSet;
@@ -140,6 +141,18 @@ pub struct Args {
     /// Colour in the table.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+
+    /// Write the frames captured during the run to FILE (pcap, for Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Echo service that answers with the caller's address (the public egress address).
+    #[arg(long, value_name = "URL", default_value = crate::probe::echo::DEFAULT_URL)]
+    pub egress_echo: String,
+
+    /// Do not ask an echo service for the public egress address.
+    #[arg(long)]
+    pub no_egress_echo: bool,
 }
 
 /// Runs the check.
@@ -245,6 +258,8 @@ async fn check(
         domain: "amazonaws.com".into(),
     };
     catalog::expand(&sources, &additions, &placeholder)?;
+    let settings =
+        egress::Settings::new(args.pcap.clone(), &args.egress_echo, args.no_egress_echo)?;
 
     let imds_config = ImdsConfig::from_env(args.imds_endpoint.as_deref());
     imds::validate_endpoint(&imds_config.endpoint)?;
@@ -315,6 +330,7 @@ async fn check(
     let resolvers = dns.servers().collect();
     skipped.extend(dns.problem.clone());
     let ranges_facts = ranges_facts(&loaded);
+    let egress = egress::Egress::start(&settings, verifier.clone(), budget);
     let probes = Arc::new(Probes {
         dns,
         verifier,
@@ -323,9 +339,13 @@ async fn check(
         hosts_path: PathBuf::from("/etc/hosts"),
         budget,
         signing,
+        capture: Some(egress.capture()),
     });
     let verifier_for_proxy = probes.verifier.clone();
     let mut evidence = probe::run(probes, expanded.targets).await;
+    let paths = egress
+        .finish(&mut evidence, &imds, region.as_deref(), budget)
+        .await;
     if args.via_proxy {
         let missing = through_proxy(&mut evidence, &verifier_for_proxy, budget).await;
         skipped.extend(missing);
@@ -336,7 +356,8 @@ async fn check(
         region: region.clone(),
         proxy_env: proxy_env.clone(),
     };
-    let findings = verdict::judge_all(&host_facts, &evidence, &repo_run.repos, &fail_on);
+    let mut findings = verdict::judge_all(&host_facts, &evidence, &repo_run.repos, &fail_on);
+    verdict::add_path_findings(&mut findings, &evidence, &paths.paths, &fail_on);
     let exit_code = if verdict::failing(&findings) {
         Status::Failing
     } else {
@@ -358,11 +379,19 @@ async fn check(
         ip_ranges: ranges_facts.into_dto(),
         targets: evidence
             .iter()
-            .map(|t| report::target_dto(t, region.as_deref()))
+            .zip(&paths.paths)
+            .map(|(t, path)| {
+                let mut dto = report::target_dto(t, region.as_deref());
+                dto.path = Some(report::path::path_dto(path, &imds.facts.vpc_cidrs));
+                dto
+            })
             .collect(),
         findings: report::finding_dtos(&findings),
         repos: report::repo_dtos(&repo_run),
         skipped,
+        capture: report::path::capture_dto(&paths.capture, paths.matched_flows),
+        trace: report::path::trace_run_dto(&paths.trace),
+        egress_echo: report::path::echo_dto(paths.echo.as_ref(), imds.facts.public_ipv4),
         summary: report::summary(
             evidence.len(),
             &findings,

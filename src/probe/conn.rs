@@ -14,7 +14,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::evidence::{
     Failure, FailureClass, HttpEvidence, PortEvidence, TcpEvidence, TlsEvidence,
@@ -51,14 +51,24 @@ pub async fn probe(
             ok: false,
             ms: 0.0,
             error: None,
+            local_port: None,
         },
         tls: None,
         http: None,
+        flows: None,
     };
 
     let started = Instant::now();
+    let socket = match bound_socket(address) {
+        Ok(socket) => socket,
+        Err(err) => {
+            evidence.tcp.error = Some(io_failure(&err));
+            return evidence;
+        }
+    };
+    evidence.tcp.local_port = socket.local_addr().ok().map(|local| local.port());
     let connected = budget
-        .run(TcpStream::connect(SocketAddr::new(address, port)))
+        .run(socket.connect(SocketAddr::new(address, port)))
         .await;
     evidence.tcp.ms = ms_since(started);
     let stream = match connected {
@@ -89,6 +99,17 @@ pub async fn probe(
         evidence.http = Some(exchange(stream, request, budget).await);
     }
     evidence
+}
+
+/// A TCP socket bound to an ephemeral port before connecting, so the port is known even when
+/// the SYN is never answered (capture finds the flow by it).
+fn bound_socket(address: IpAddr) -> io::Result<TcpSocket> {
+    let (socket, any) = match address {
+        IpAddr::V4(_) => (TcpSocket::new_v4()?, IpAddr::from([0u8; 4])),
+        IpAddr::V6(_) => (TcpSocket::new_v6()?, IpAddr::from([0u16; 8])),
+    };
+    socket.bind(SocketAddr::new(any, 0))?;
+    Ok(socket)
 }
 
 /// The leaf certificate offered (DER) and the verification result.

@@ -3,9 +3,11 @@
 
 pub mod conn;
 pub mod dns;
+pub mod echo;
 pub mod proxy;
 pub mod s3xml;
 pub mod sign;
+pub mod trace;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -75,6 +77,8 @@ pub struct Probes {
     pub budget: Budget,
     /// Credentials and region for signing requests to the user's own buckets (`--sign`).
     pub signing: Option<(sign::RoleCredentials, String)>,
+    /// The packet capture told about each target's addresses before any connection starts.
+    pub capture: Option<Arc<crate::capture::Capture>>,
 }
 
 /// The SigV4 headers for a user's bucket, when `--sign` gave credentials.
@@ -162,6 +166,10 @@ fn empty(target: Target) -> TargetEvidence {
 async fn probe_target(probes: &Probes, target: Target) -> TargetEvidence {
     let mut evidence = empty(target);
     evidence.dns = resolve(probes, &evidence.target.host).await;
+    if let Some(capture) = &probes.capture {
+        let addresses: Vec<IpAddr> = evidence.dns.addresses.iter().map(|a| a.ip).collect();
+        capture.watch(&addresses, &evidence.target.ports);
+    }
 
     let request = conn::Request {
         host: evidence.target.host.clone(),

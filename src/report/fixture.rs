@@ -11,7 +11,8 @@ use crate::evidence::{
     TargetEvidence, TcpEvidence, TlsEvidence,
 };
 use crate::host::imds::{ImdsReport, ImdsState, InstanceFacts};
-use crate::report::{self, CheckReport, HostExtras, IpRangesDto, PathDto};
+use crate::report::path::PathDto;
+use crate::report::{self, CheckReport, HostExtras, IpRangesDto};
 use crate::verdict::{self, HostFacts};
 
 /// One target's evidence, built step by step.
@@ -94,6 +95,7 @@ impl Sample {
                 ok,
                 ms: if ok { 1.2 } else { 3000.0 },
                 error: (!ok).then(|| Failure::new(FailureClass::Timeout, "no answer")),
+                local_port: None,
             },
             tls: (ok && port == 443).then(|| TlsEvidence {
                 ok: true,
@@ -105,6 +107,7 @@ impl Sample {
                 status: Some(status),
                 ..HttpEvidence::default()
             }),
+            flows: None,
         });
         self
     }
@@ -168,6 +171,9 @@ pub fn report(region: Option<&str>, samples: Vec<Sample>) -> CheckReport {
         findings: report::finding_dtos(&findings),
         repos: Vec::new(),
         skipped: Vec::new(),
+        capture: report::path::capture_dto(&crate::capture::Summary::default(), 0),
+        trace: report::path::trace_run_dto(&crate::probe::trace::Run::default()),
+        egress_echo: report::path::echo_dto(None, None),
         summary: report::summary(
             evidence.len(),
             &findings,
@@ -179,12 +185,15 @@ pub fn report(region: Option<&str>, samples: Vec<Sample>) -> CheckReport {
 }
 
 /// Gives the target `name` of `report` a path verdict.
-pub fn set_path(report: &mut CheckReport, name: &str, verdict: &str) {
+pub fn set_path(report: &mut CheckReport, name: &str, verdict: &'static str) {
     let target = report.targets.iter_mut().find(|t| t.name == name).unwrap();
-    target.route = Some(PathDto {
-        verdict: verdict.into(),
-        confidence: "high".into(),
+    target.path = Some(PathDto {
+        verdict,
+        confidence: "high",
         evidence: vec!["route table".into()],
+        traced_address: None,
+        hops: Vec::new(),
+        addresses: Vec::new(),
     });
 }
 

@@ -10,6 +10,7 @@ pub mod expectation;
 pub mod fixture;
 pub mod jsonl;
 pub mod junit;
+pub mod path;
 pub mod prometheus;
 pub mod table;
 pub mod tap;
@@ -51,6 +52,12 @@ pub struct CheckReport {
     pub repos: Vec<crate::yum::report::RepoDto>,
     /// Catalog entries and names not probed, with the reason.
     pub skipped: Vec<String>,
+    /// Whether packet capture ran, what it saw and what it dropped.
+    pub capture: path::CaptureDto,
+    /// Whether the path traces ran.
+    pub trace: path::TraceRunDto,
+    /// The public egress address, as the echo service saw it.
+    pub egress_echo: path::EchoDto,
     /// Counts and the exit code.
     pub summary: SummaryDto,
     /// The expectations of `--spec` and how each went; null without a spec.
@@ -100,7 +107,7 @@ pub struct IpRangesDto {
 pub struct TargetDto {
     pub name: String,
     pub host: String,
-    pub path: String,
+    pub request_path: String,
     pub origin: &'static str,
     pub required: bool,
     pub expect_region: String,
@@ -114,23 +121,8 @@ pub struct TargetDto {
     pub ports: Vec<PortDto>,
     pub plaintext: bool,
     pub via_proxy: Option<ViaProxyDto>,
-    /// The path verdict, when the path engine gave one.
-    // TODO(schema 1 already uses `path` for the request path): serialize it once the path
-    // verdict has its field in the schema.
-    #[serde(skip)]
-    pub route: Option<PathDto>,
-}
-
-/// How a target's traffic leaves the VPC, as the path engine judged it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PathDto {
-    /// `interface-endpoint`, `blocked`, `nat`, `gateway-endpoint`, `internet-gateway`,
-    /// `gateway-endpoint-or-internet-gateway` or `unknown`.
-    pub verdict: String,
-    /// How sure the verdict is.
-    pub confidence: String,
-    /// The facts the verdict rests on.
-    pub evidence: Vec<String>,
+    /// Which way the traffic leaves (null until judged).
+    pub path: Option<path::PathDto>,
 }
 
 /// The request sent through the environment's proxy.
@@ -194,6 +186,8 @@ pub struct PortDto {
     pub tls: Option<TlsDto>,
     pub http: Option<HttpDto>,
     pub plaintext: bool,
+    /// The captured flows of this probe (null when capture did not run).
+    pub flows: Option<Vec<path::FlowDto>>,
 }
 
 /// TCP connection.
@@ -383,7 +377,7 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
     TargetDto {
         name: evidence.target.name.clone(),
         host: evidence.target.host.clone(),
-        path: evidence.target.path.clone(),
+        request_path: evidence.target.path.clone(),
         origin: evidence.target.origin.as_str(),
         required: evidence.target.required,
         expect_region: match &evidence.target.expect_region {
@@ -427,7 +421,7 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
         region,
         region_source,
         cross_region,
-        plaintext: configured_http && evidence.ports.iter().any(PortEvidence::exchanged_in_clear),
+        plaintext: configured_http && evidence.ports.iter().any(in_clear),
         ports: evidence.ports.iter().map(port_dto).collect(),
         via_proxy: evidence.via_proxy.as_ref().map(|via| ViaProxyDto {
             proxy: via.proxy.clone(),
@@ -437,8 +431,14 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
             error: via.error.clone(),
             ms: via.ms,
         }),
-        route: None,
+        path: None,
     }
+}
+
+/// HTTP in clear on this port: as seen on the wire when capture ran, else as the probe found.
+fn in_clear(port: &PortEvidence) -> bool {
+    port.seen_in_clear()
+        .unwrap_or_else(|| port.exchanged_in_clear())
 }
 
 fn port_dto(port: &PortEvidence) -> PortDto {
@@ -485,7 +485,11 @@ fn port_dto(port: &PortEvidence) -> PortDto {
                 detail,
             }
         }),
-        plaintext: port.exchanged_in_clear(),
+        plaintext: in_clear(port),
+        flows: port
+            .flows
+            .as_ref()
+            .map(|flows| flows.iter().map(path::flow_dto).collect()),
     }
 }
 
@@ -604,6 +608,7 @@ mod tests {
                         ok: true,
                         ms: 1.5,
                         error: None,
+                        local_port: Some(40_000),
                     },
                     tls: Some(TlsEvidence {
                         ok: true,
@@ -614,6 +619,7 @@ mod tests {
                         status: Some(403),
                         ..HttpEvidence::default()
                     }),
+                    flows: Some(vec![tls_flow()]),
                 },
                 PortEvidence {
                     port: 80,
@@ -622,9 +628,11 @@ mod tests {
                         ok: false,
                         ms: 3000.0,
                         error: Some(Failure::new(FailureClass::Timeout, "no answer")),
+                        local_port: None,
                     },
                     tls: None,
                     http: None,
+                    flows: None,
                 },
             ],
         };
@@ -644,6 +652,27 @@ mod tests {
             resolvers: vec!["198.51.100.2".parse().unwrap()],
             proxy_env: Vec::new(),
         };
+        let host_path = crate::path::HostPath {
+            region: Some("us-west-2".into()),
+            vpc_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
+            imds_answered: true,
+            ..crate::path::HostPath::default()
+        };
+        let trace = crate::probe::trace::Trace {
+            hops: vec![crate::probe::trace::Hop {
+                ttl: 1,
+                address: ip,
+                ms: 0.3,
+                kind: crate::probe::trace::HopKind::Destination,
+            }],
+            reached: Some(1),
+            answer: Some("syn-ack"),
+            probes: 2,
+            error: None,
+        };
+        let judged = crate::path::judge(&host_path, &evidence, &[(ip, trace)].into());
+        let mut target = target_dto(&evidence, Some("us-west-2"));
+        target.path = Some(path::path_dto(&judged, &host_path.vpc_cidrs));
         let findings = crate::verdict::judge(
             &crate::verdict::HostFacts {
                 region: Some("us-west-2".into()),
@@ -667,12 +696,68 @@ mod tests {
                 lacks: vec![],
                 problems: vec![],
             },
-            targets: vec![target_dto(&evidence, Some("us-west-2"))],
+            targets: vec![target],
             findings: finding_dtos(&findings),
             repos: vec![],
             skipped: vec![],
+            capture: path::capture_dto(
+                &crate::capture::Summary {
+                    ran: true,
+                    interfaces: vec!["eth0".into()],
+                    frames_seen: 40,
+                    frames_kept: 12,
+                    dropped_kernel: Some(0),
+                    flows: 2,
+                    ..crate::capture::Summary::default()
+                },
+                1,
+            ),
+            trace: path::trace_run_dto(&crate::probe::trace::Run {
+                ran: true,
+                addresses: 1,
+                ..crate::probe::trace::Run::default()
+            }),
+            egress_echo: path::echo_dto(None, None),
             summary: summary(1, &findings, vec![], 0),
             spec: None,
+        }
+    }
+
+    /// A TLS flow as capture reports it.
+    fn tls_flow() -> crate::capture::flows::Flow {
+        use crate::capture::dissect::{ClientHello, Dissection, ServerHello};
+        use crate::capture::flows::{Flow, Side};
+        Flow {
+            local: "198.51.100.10:40000".parse().unwrap(),
+            remote: "203.0.113.10:443".parse().unwrap(),
+            out: Side {
+                packets: 6,
+                bytes: 700,
+                dissection: Dissection::ClientHello(ClientHello {
+                    sni: Some("s3.us-west-2.amazonaws.com".into()),
+                    versions: vec!["TLSv1_3".into(), "TLSv1_2".into()],
+                    alpn: vec!["http/1.1".into()],
+                    complete: true,
+                }),
+                first_bytes: 700,
+                segments: 2,
+                gap: false,
+            },
+            inbound: Side {
+                packets: 5,
+                bytes: 3000,
+                dissection: Dissection::ServerHello(ServerHello {
+                    version: "TLSv1_3".into(),
+                    alpn: None,
+                    complete: true,
+                }),
+                first_bytes: 3000,
+                segments: 1,
+                gap: false,
+            },
+            handshake_ms: Some(0.4),
+            reply_ttl: Some(63),
+            reset: false,
         }
     }
 
@@ -690,6 +775,20 @@ mod tests {
         assert_eq!(report["targets"][0]["cross_region"], false);
         assert_eq!(report["targets"][0]["ports"][1]["tcp"]["error"], "timeout");
         assert!(report["host"]["public_ipv4"].is_null());
+        let target = &report["targets"][0];
+        assert_eq!(target["request_path"], "/");
+        assert_eq!(target["path"]["verdict"], "gateway-endpoint");
+        assert_eq!(target["path"]["confidence"], "medium");
+        assert_eq!(target["path"]["hops"][0]["kind"], "destination");
+        let flow = &target["ports"][0]["flows"][0];
+        assert_eq!(
+            flow["out"]["dissection"]["sni"],
+            "s3.us-west-2.amazonaws.com"
+        );
+        assert_eq!(flow["in"]["dissection"]["version"], "TLSv1_3");
+        assert!(target["ports"][1]["flows"].is_null());
+        assert_eq!(report["capture"]["unmatched_flows"], 1);
+        assert_eq!(report["egress_echo"]["asked"], false);
     }
 
     #[test]

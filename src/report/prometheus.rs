@@ -67,11 +67,11 @@ pub fn render(report: &CheckReport) -> String {
         "1 for the path the target's traffic takes (absent without a path verdict).",
     );
     for target in &report.targets {
-        if let Some(route) = &target.route {
+        if let Some(route) = &target.path {
             sample(
                 &mut out,
                 "egress_probe_target_path",
-                &[("target", &target.name), ("verdict", &route.verdict)],
+                &[("target", &target.name), ("verdict", route.verdict)],
                 1.0,
             );
         }

@@ -91,6 +91,77 @@ fn header(report: &CheckReport, out: &mut String, style: Style) {
         let _ = writeln!(out, "ip-ranges: {line}");
     }
     let _ = writeln!(out, "resolvers: {}", host.resolvers.join(", "));
+    path_header(report, out, style);
+}
+
+/// Capture, trace and echo: what the path verdicts could rest on.
+fn path_header(report: &CheckReport, out: &mut String, style: Style) {
+    let capture = &report.capture;
+    if capture.ran {
+        let kernel = capture
+            .dropped
+            .kernel
+            .map_or("-".to_string(), |k| k.to_string());
+        let _ = writeln!(
+            out,
+            "capture: {} · {} frames, {} kept · {} flows · dropped {} + {kernel} (kernel){}",
+            capture.interfaces.join(","),
+            capture.frames_seen,
+            capture.frames_kept,
+            capture.flows,
+            capture.dropped.channel,
+            capture
+                .pcap
+                .as_ref()
+                .map(|p| format!(" · pcap {p}"))
+                .unwrap_or_default(),
+        );
+    } else {
+        let why = capture.reason.clone().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "capture: {}",
+            style.paint("33", &format!("off: {why}"))
+        );
+        if let Some(hint) = &capture.hint {
+            let _ = writeln!(out, "  {hint}");
+        }
+    }
+    for line in &capture.not_seen {
+        let _ = writeln!(out, "capture: not seen: {line}");
+    }
+    let trace = &report.trace;
+    if trace.ran {
+        let _ = writeln!(
+            out,
+            "trace: {} addresses to port {} in {:.0} ms",
+            trace.addresses, trace.port, trace.ms
+        );
+    } else if capture.ran || trace.reason.as_deref() != capture.reason.as_deref() {
+        let _ = writeln!(
+            out,
+            "trace: off: {}",
+            trace.reason.clone().unwrap_or_default()
+        );
+    }
+    let echo = &report.egress_echo;
+    if echo.asked {
+        let seen = match (&echo.address, echo.error) {
+            (Some(address), _) => format!("saw {address}"),
+            (None, Some(error)) => style.paint("31", error),
+            (None, None) => "no answer".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "egress echo: {} {seen}{}",
+            echo.url.clone().unwrap_or_default(),
+            match echo.matches_public_ipv4 {
+                Some(true) => " (the instance's public IPv4)",
+                Some(false) => " (not the instance's public IPv4)",
+                None => "",
+            }
+        );
+    }
 }
 
 fn target_block(target: &TargetDto, out: &mut String, style: Style) {
@@ -105,10 +176,10 @@ fn target_block(target: &TargetDto, out: &mut String, style: Style) {
         "\n{} {}{} · {} ({}){cross}",
         style.paint("1", &target.name),
         target.host,
-        if target.path == "/" {
+        if target.request_path == "/" {
             String::new()
         } else {
-            target.path.clone()
+            target.request_path.clone()
         },
         region,
         target.region_source,
@@ -123,6 +194,32 @@ fn target_block(target: &TargetDto, out: &mut String, style: Style) {
             style.paint("31", error),
             target.dns.detail.clone().unwrap_or_default()
         );
+    }
+    if let Some(path) = &target.path {
+        let colour = match path.verdict {
+            "blocked" => "31",
+            "unknown" | "gateway-endpoint-or-internet-gateway" => "33",
+            _ => "32",
+        };
+        let hops: Vec<String> = path
+            .hops
+            .iter()
+            .map(|hop| format!("{} {}", hop.ttl, hop.address))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  path  {} ({}){}",
+            style.paint(colour, path.verdict),
+            path.confidence,
+            if hops.is_empty() {
+                String::new()
+            } else {
+                format!(" · hops {}", hops.join(" → "))
+            }
+        );
+        if let Some(reason) = path.evidence.first() {
+            let _ = writeln!(out, "        {reason}");
+        }
     }
     for address in &target.dns.addresses {
         let owner = match &address.aws {

@@ -51,6 +51,7 @@ fn port(ip: &str, port: u16, ok: bool, status: Option<u16>) -> PortEvidence {
             ok,
             ms: 1.0,
             error: (!ok).then(|| Failure::new(FailureClass::Timeout, "no answer")),
+            local_port: None,
         },
         tls: (port == 443 && ok).then(|| TlsEvidence {
             ok: true,
@@ -60,6 +61,7 @@ fn port(ip: &str, port: u16, ok: bool, status: Option<u16>) -> PortEvidence {
             status: Some(status),
             ..HttpEvidence::default()
         }),
+        flows: None,
     }
 }
 
@@ -307,4 +309,172 @@ fn dns_failure_and_proxy_variables() {
         ]
     );
     assert!(findings[1].message.contains("timeout"));
+}
+
+/// An HTTP flow as capture reports it: `GET target` with Host `host`, answered `status`.
+fn http_flow(ip: &str, target: &str, host: &str, status: u16) -> crate::capture::flows::Flow {
+    use crate::capture::dissect::{Dissection, Request, Response};
+    use crate::capture::flows::{Flow, Side};
+    Flow {
+        local: "198.51.100.10:40000".parse().unwrap(),
+        remote: format!("{ip}:80").parse().unwrap(),
+        out: Side {
+            packets: 4,
+            bytes: 80,
+            dissection: Dissection::Request(Request {
+                method: "GET".into(),
+                target: Some(target.into()),
+                host: Some(host.into()),
+                complete: true,
+            }),
+            ..Side::default()
+        },
+        inbound: Side {
+            packets: 3,
+            bytes: 200,
+            dissection: Dissection::Response(Response {
+                status,
+                reason: None,
+                complete: true,
+            }),
+            ..Side::default()
+        },
+        handshake_ms: Some(0.3),
+        reply_ttl: Some(64),
+        reset: false,
+    }
+}
+
+#[test]
+fn plaintext_rests_on_the_bytes_seen_when_capture_ran() {
+    let mut repo = target(
+        "repo",
+        "amazonlinux.us-west-2.amazonaws.com",
+        ExpectRegion::Instance,
+    );
+    repo.configured_scheme = Some("http".into());
+    let mut seen = port("203.0.113.10", 80, true, Some(200));
+    let flow = http_flow(
+        "203.0.113.10",
+        "/2/core/latest/x86_64/mirror.list",
+        "amazonlinux.us-west-2.amazonaws.com",
+        200,
+    );
+    seen.flows = Some(vec![flow]);
+    let tls = port("203.0.113.10", 443, true, Some(200));
+    let t = evidence(
+        repo.clone(),
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![seen.clone(), tls.clone()],
+    );
+    let findings = judge(&home(), &[t], &defaults());
+    assert_eq!(kinds(&findings), [("plaintext", Severity::Fail)]);
+    assert_eq!(
+        findings[0].message,
+        "amazonlinux.us-west-2.amazonaws.com is configured with http:// and readable HTTP went \
+         over the wire to 203.0.113.10 (an AWS address (AMAZON+S3 us-west-2)): `GET \
+         /2/core/latest/x86_64/mirror.list` with Host amazonlinux.us-west-2.amazonaws.com, \
+         answered 200; requests and answers travel in clear"
+    );
+
+    // Capture ran but missed the flow; without capture it could not look.
+    for (flows, why) in [
+        (
+            Some(Vec::new()),
+            "(the exchange was not seen on the wire (capture missed it))",
+        ),
+        (None, "(not seen on the wire: no capture)"),
+    ] {
+        let mut open = seen.clone();
+        open.flows = flows;
+        let t = evidence(
+            repo.clone(),
+            vec![address("203.0.113.10", "us-west-2")],
+            vec![open, tls.clone()],
+        );
+        let findings = judge(&home(), &[t], &defaults());
+        assert!(
+            findings[0].message.ends_with(why),
+            "{}",
+            findings[0].message
+        );
+    }
+}
+
+#[test]
+fn differing_path_verdicts_across_families_are_a_family_mismatch() {
+    use crate::path::{AddressPath, Confidence, TargetPath, Verdict};
+    let dual = evidence(
+        target(
+            "s3-dualstack",
+            "s3.dualstack.us-east-1.amazonaws.com",
+            ExpectRegion::Any,
+        ),
+        vec![
+            address("203.0.113.74", "us-east-1"),
+            address("2001:db8:b::10", "us-east-1"),
+        ],
+        vec![
+            port("203.0.113.74", 443, true, Some(307)),
+            port("2001:db8:b::10", 443, true, Some(307)),
+        ],
+    );
+    let address_path = |ip: &str, verdict| AddressPath {
+        address: ip.parse().unwrap(),
+        verdict,
+        confidence: Confidence::High,
+        evidence: Vec::new(),
+        trace: None,
+    };
+    let path = TargetPath {
+        verdict: Verdict::Unknown,
+        confidence: Confidence::Low,
+        evidence: Vec::new(),
+        traced: None,
+        hops: Vec::new(),
+        addresses: vec![
+            address_path("203.0.113.74", Verdict::Nat),
+            address_path("2001:db8:b::10", Verdict::InternetGateway),
+        ],
+    };
+    let mut findings = judge(&home(), std::slice::from_ref(&dual), &defaults());
+    assert_eq!(kinds(&findings), [("cross-region", Severity::Info)]);
+    add_path_findings(
+        &mut findings,
+        std::slice::from_ref(&dual),
+        std::slice::from_ref(&path),
+        &defaults(),
+    );
+    assert_eq!(kinds(&findings)[1], ("family-mismatch", Severity::Warn));
+    assert_eq!(
+        findings[1].message,
+        "s3.dualstack.us-east-1.amazonaws.com: IPv4 leaves by nat, IPv6 by internet-gateway; \
+         dual-stack clients prefer IPv6, so they take the IPv6 path"
+    );
+
+    // A target that already has one gets the paths added to it, not a second finding.
+    let failing_v6 = evidence(
+        dual.target.clone(),
+        dual.dns.addresses.clone(),
+        vec![
+            port("203.0.113.74", 443, true, Some(307)),
+            port("2001:db8:b::10", 443, false, None),
+        ],
+    );
+    let fail_on: BTreeSet<String> = ["family-mismatch".to_string()].into();
+    let mut findings = judge(&home(), std::slice::from_ref(&failing_v6), &fail_on);
+    add_path_findings(&mut findings, &[failing_v6], &[path], &fail_on);
+    let mismatch: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == "family-mismatch")
+        .collect();
+    assert_eq!(mismatch.len(), 1);
+    assert_eq!(mismatch[0].severity, Severity::Fail);
+    assert!(
+        mismatch[0]
+            .message
+            .ends_with("; IPv4 leaves by nat, IPv6 by internet-gateway"),
+        "{}",
+        mismatch[0].message
+    );
 }

@@ -81,6 +81,28 @@ pub enum DnsMode {
     Blackhole,
 }
 
+/// How IPv4 traffic that is not in-region S3 leaves the world's VPC (`--egress` of world.py).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Egress {
+    /// Through the NAT gateway namespace (private 198.51.100.140, public 203.0.113.129).
+    #[default]
+    Nat,
+    /// Through the internet gateway namespace, one-to-one NAT to `public_ipv4`.
+    InternetGateway,
+    /// Nowhere: the route table has no default route.
+    None,
+}
+
+impl Egress {
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            Egress::Nat => "nat",
+            Egress::InternetGateway => "igw",
+            Egress::None => "none",
+        }
+    }
+}
+
 /// How the world differs from the default one. Build with the chaining helpers.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -98,6 +120,12 @@ pub struct Options {
     pub tls_stall: bool,
     /// `(bucket, mode)`; mode is public, private, endpoint-deny, redirect:REGION, missing or not-xml.
     pub buckets: Vec<(String, String)>,
+    /// How traffic that is not in-region S3 leaves.
+    pub egress: Egress,
+    /// The router clamps the MSS of forwarded SYNs and SYN-ACKs to this.
+    pub mss: Option<u16>,
+    /// Segmentation offload off on the instance's eth0.
+    pub no_offload: bool,
 }
 
 impl Options {
@@ -136,6 +164,18 @@ impl Options {
         self.buckets.push((name.to_string(), mode.to_string()));
         self
     }
+    pub fn egress(mut self, egress: Egress) -> Self {
+        self.egress = egress;
+        self
+    }
+    pub fn mss(mut self, mss: u16) -> Self {
+        self.mss = Some(mss);
+        self
+    }
+    pub fn no_offload(mut self) -> Self {
+        self.no_offload = true;
+        self
+    }
 
     /// The `world.py up` options.
     pub fn to_args(&self) -> Vec<String> {
@@ -150,7 +190,12 @@ impl Options {
             .to_string(),
             "--s3-latency-ms".to_string(),
             self.s3_latency_ms.to_string(),
+            "--egress".to_string(),
+            self.egress.as_arg().to_string(),
         ];
+        if let Some(mss) = self.mss {
+            args.extend(["--mss".to_string(), mss.to_string()]);
+        }
         if let Some(addr) = &self.public_ipv4 {
             args.extend(["--public-ipv4".to_string(), addr.clone()]);
         }
@@ -158,6 +203,7 @@ impl Options {
             ("--drop80", self.drop80),
             ("--interface-endpoint", self.interface_endpoint),
             ("--tls-stall", self.tls_stall),
+            ("--no-offload", self.no_offload),
         ] {
             if on {
                 args.push(flag.to_string());
@@ -250,7 +296,7 @@ impl World {
         &self.info
     }
 
-    /// The namespace of a role: inst, rtr, s3a, s3b, cf, vpce.
+    /// The namespace of a role: inst, rtr, s3a, s3b, cf, vpce, nat, igw.
     pub fn ns(&self, role: &str) -> String {
         format!("ep-{}-{role}", self.name)
     }
@@ -291,6 +337,27 @@ impl World {
     /// --imds-endpoint http://169.254.169.254 ARGS...` in the instance namespace
     /// with `EGRESS_PROBE_CACHE_DIR` inside the state dir. Panics after 60 s.
     pub fn run_check(&self, args: &[&str]) -> CheckRun {
+        let full = self.check_args(args);
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        self.run_probe(&full)
+    }
+
+    /// Runs `check` like `run_check`, but without `CAP_NET_RAW`: `setpriv` drops it from the
+    /// bounding and inheritable sets first, so the binary cannot get it back (as for an
+    /// ordinary user). Panics after 60 s.
+    pub fn run_check_without_net_raw(&self, args: &[&str]) -> CheckRun {
+        let setpriv = tool_path("setpriv").expect("setpriv (util-linux) is installed");
+        let mut cmd = self.netns_command("inst");
+        cmd.arg(setpriv)
+            .args(["--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--"])
+            .arg(env!("CARGO_BIN_EXE_egress-probe"))
+            .args(self.check_args(args))
+            .env("EGRESS_PROBE_CACHE_DIR", self.cache_dir())
+            .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+        run_with_deadline(cmd, RUN_TIMEOUT, "egress-probe")
+    }
+
+    fn check_args(&self, args: &[&str]) -> Vec<String> {
         let mut full: Vec<String> = vec!["check".into(), "--format".into(), "json".into()];
         full.push("--ip-ranges".into());
         full.push(self.ip_ranges().to_string_lossy().into_owned());
@@ -299,8 +366,7 @@ impl World {
         full.push("--imds-endpoint".into());
         full.push(IMDS_ENDPOINT.into());
         full.extend(args.iter().map(|a| a.to_string()));
-        let full: Vec<&str> = full.iter().map(String::as_str).collect();
-        self.run_probe(&full)
+        full
     }
 
     /// Runs `egress-probe ARGS...` (no implied options) in the instance namespace,

@@ -23,6 +23,8 @@ a network namespace, e.g. ``ip netns exec ep-P-s3a python3 servers.py http ...``
     * ``cloudfront``: like the CloudFront distribution behind
       ip-ranges.amazonaws.com: ``GET /ip-ranges.json`` serves a file, other
       paths are 403 AccessDenied; ``Server: CloudFront``.
+    * ``echo``: like checkip.amazonaws.com: every ``GET`` answers the caller's
+      source address and a newline, as text.
 
     ``--latency-ms`` sleeps before every response and before every TLS
     handshake (one simulated round trip each). ``--tls-stall`` completes the TLS
@@ -106,6 +108,7 @@ class Request:
     query: dict[str, list[str]]
     headers: object  # http.client.HTTPMessage
     body: bytes
+    client: str = ""  # the peer's address, as this server sees it
 
 
 @dataclass
@@ -208,6 +211,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             query=urllib.parse.parse_qs(split.query, keep_blank_values=True),
             headers=self.headers,
             body=body,
+            client=str(self.client_address[0]),
         )
         app = self.server.app
         resp = app.handle(req)
@@ -492,6 +496,16 @@ class CloudFrontApp(App):
         body = xml_doc("Error", [("Code", "AccessDenied"), ("Message", "Access Denied"),
                                  ("RequestId", amz_request_id()), ("HostId", amz_id_2())])
         return Response(403, [("Content-Type", "application/xml"), ("X-Cache", "Error from cloudfront"), *cf], body)
+
+
+class EchoApp(App):
+    """checkip.amazonaws.com: the caller's source address, one line of text."""
+
+    def handle(self, req: Request) -> Response:
+        if req.method not in ("GET", "HEAD"):
+            return Response(405, [("Content-Type", "text/plain")], b"Method Not Allowed\n")
+        address = req.client[7:] if req.client.startswith("::ffff:") else req.client
+        return Response(200, [("Content-Type", "text/plain;charset=UTF-8")], (address + "\n").encode())
 
 
 # --------------------------------------------------------------------------
@@ -831,8 +845,8 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
 
-    web = sub.add_parser("http", help="S3/STS/CloudFront-like HTTP and HTTPS server")
-    web.add_argument("--flavor", choices=("s3", "sts", "cloudfront"), required=True)
+    web = sub.add_parser("http", help="S3/STS/CloudFront/checkip-like HTTP and HTTPS server")
+    web.add_argument("--flavor", choices=("s3", "sts", "cloudfront", "echo"), required=True)
     web.add_argument("--listen", action="append", required=True, help="address; repeatable")
     web.add_argument("--http-port", type=int, default=80)
     web.add_argument("--https-port", type=int, default=443)
@@ -870,6 +884,8 @@ def main(argv: list[str]) -> None:
             app: App = S3App(args.region, dict(args.bucket), args.principal_arn)
         elif args.flavor == "sts":
             app = StsApp()
+        elif args.flavor == "echo":
+            app = EchoApp()
         else:
             with open(args.ip_ranges, "rb") as f:
                 app = CloudFrontApp(f.read())

@@ -36,6 +36,16 @@ Options of ``up`` (all composable):
                              resolves into the us-east-1 namespace
     --s3-latency-ms N        every S3 server sleeps N ms before each TLS handshake
                              and before each response (netem is not available)
+    --egress nat|igw|none    how IPv4 traffic that is not in-region S3 leaves
+                             (default nat): through the NAT gateway namespace, through
+                             the internet gateway namespace (needs --public-ipv4: it
+                             does one-to-one NAT to that address), or nowhere (a route
+                             table without a default route: silently dropped)
+    --mss N                  the router clamps the MSS of every forwarded SYN and
+                             SYN-ACK to N, so the instance sends segments of N bytes
+    --no-offload             segmentation offload off on the instance's eth0
+                             (``ethtool -K eth0 tso off gso off``): capture sees the
+                             segments the peer receives, not one large frame
     --tls-stall              us-west-2 S3 HTTPS completes the handshake, then is silent
     --bucket-mode NAME=MODE  repeatable; MODE: public | private | endpoint-deny |
                              repo | repo-deny | repo-elsewhere:REGION (a yum repository:
@@ -59,17 +69,32 @@ Topology (IPv4 and IPv6)::
       |   forwarding on; nft table inet egress_world; 169.254/16 -> void0, rejected
       |-- to-s3a  link 1 --> s3a  us-west-2: S3 203.0.113.10 2001:db8:a::10, STS 203.0.113.40
       |-- to-s3b  link 2 --> s3b  us-east-1: S3 203.0.113.74 2001:db8:b::10
-      |-- to-cf   link 3 --> cf   GLOBAL CloudFront 192.0.2.10
-      `-- to-vpce 198.51.100.129/25 --> vpce 198.51.100.200/25 (only with --interface-endpoint)
+      |-- to-cf   link 3 --> cf   GLOBAL CloudFront 192.0.2.10, checkip echo 192.0.2.20
+      |-- to-vpce 198.51.100.129/25 --> vpce 198.51.100.200/25 (only with --interface-endpoint)
+      |-- to-nat  --> nat  NAT gateway: private 198.51.100.140/32, public 203.0.113.129/32
+      |                    (only with --egress nat)
+      `-- to-igw  link 4 --> igw  internet gateway, one-to-one NAT of the instance to the
+                           --public-ipv4 address (only with --egress igw)
+
+Paths (IPv4): the router keeps the VPC's route table for traffic from the instance
+(``ip rule iif to-inst lookup 100``): the in-region S3 prefixes of the ip-ranges
+fixture (203.0.113.0/27) go straight to s3a, as a gateway endpoint's prefix-list
+route does; everything else goes to the NAT gateway, the internet gateway, or
+nowhere (``--egress``). Traffic from the NAT and internet gateways and the VPC's
+own addresses use the main table (host routes to every service). Like the VPC
+router, the test router never shows in a trace: nftables raises the TTL (hop
+limit) of every packet it receives by one before forwarding takes one off; the
+internet gateway is transparent the same way. The NAT gateway decrements the TTL
+and answers traces from its private address. IPv6 is routed directly.
 
 Point-to-point link N uses 203.0.113.(192+4(N-1))/30 (router .1 of the /30,
 server .2) and 2001:db8:ff:N::1|2/64; 203.0.113.192/26 is not in the ip-ranges
 fixture and holds links 1-16. Service addresses sit as /32 (/128) on the
 server's eth0 and the router routes exactly those. To extend (e.g. a NAT and
-an internet-gateway namespace), add the role to ``ROLES`` (so ``down`` deletes
+an internet-gateway namespace, as ``attach_nat`` does), add the role to ``ROLES`` (so ``down`` deletes
 it) and build it from ``add_namespace`` / ``add_link`` / ``add_address`` /
 ``add_route`` with the next free link index, the way ``attach_site`` does;
-203.0.113.128/26 is still unused (e.g. for public or NAT addresses). The
+203.0.113.128/26 holds public addresses (the NAT gateway's, an instance's). The
 router's firewall is one nft table; add other tables rather than editing it.
 ICMP errors of the router are not rate limited, so TTL traces see each hop.
 
@@ -118,7 +143,7 @@ HERE = Path(__file__).resolve().parent
 SERVERS_PY = HERE / "servers.py"
 IP_RANGES_FIXTURE = HERE.parent / "fixtures" / "vpc-ip-ranges.json"
 
-ROLES = ("inst", "rtr", "s3a", "s3b", "cf", "vpce")
+ROLES = ("inst", "rtr", "s3a", "s3b", "cf", "vpce", "nat", "igw")
 NAME_RE = re.compile(r"^[a-z0-9]{1,8}$")
 READY_TIMEOUT = 10.0
 
@@ -146,6 +171,15 @@ ENDPOINT_ROUTER_V4, VPCE_V4 = "198.51.100.129", "198.51.100.200"
 S3A_V4, S3A_V6, STS_V4 = "203.0.113.10", "2001:db8:a::10", "203.0.113.40"
 S3B_V4, S3B_V6 = "203.0.113.74", "2001:db8:b::10"
 CF_V4 = "192.0.2.10"
+ECHO_V4 = "192.0.2.20"
+NAT_PRIVATE_V4, NAT_PUBLIC_V4 = "198.51.100.140", "203.0.113.129"
+IGW_LINK = 4
+VPC_TABLE = "100"
+# The in-region S3 prefixes of the ip-ranges fixture: a gateway endpoint's prefix list.
+GATEWAY_ENDPOINT_PREFIXES = ("203.0.113.0/27",)
+EGRESS_MODES = ("nat", "igw", "none")
+# The router (and internet gateway) raise TTLs up to this one by one, so they never show.
+TRANSPARENT_TTL = 64
 ZONE_ADDR, ZONE_PORT = "127.0.0.1", 5300
 DNS_TTL = 5
 
@@ -192,7 +226,8 @@ SITES = (
     Site("s3a", "us-west-2", 1, (Service("s3_us_west_2", "s3", (S3A_V4,), (S3A_V6,)),
                                  Service("sts_us_west_2", "sts", (STS_V4,)))),
     Site("s3b", "us-east-1", 2, (Service("s3_us_east_1", "s3", (S3B_V4,), (S3B_V6,)),)),
-    Site("cf", "GLOBAL", 3, (Service("cloudfront", "cloudfront", (CF_V4,)),)),
+    Site("cf", "GLOBAL", 3, (Service("cloudfront", "cloudfront", (CF_V4,)),
+                             Service("checkip", "echo", (ECHO_V4,)))),
 )
 VPCE_SERVICE = Service("s3_vpce", "s3", (VPCE_V4,))
 
@@ -221,6 +256,9 @@ class Options:
     interface_endpoint: bool = False
     s3_latency_ms: int = 0
     tls_stall: bool = False
+    egress: str = "nat"
+    mss: int | None = None
+    no_offload: bool = False
     buckets: dict[str, str] = field(default_factory=dict)
     fail_after: str | None = None  # testing hook: raise after this stage
 
@@ -385,6 +423,98 @@ def attach_endpoint(w: World) -> None:
     add_route(w, "vpce", "default", via=ENDPOINT_ROUTER_V4)
 
 
+def make_gateway(w: World, role: str) -> None:
+    """A router namespace that sends packets back out the interface they came in on."""
+    add_namespace(w, role)
+    enable_forwarding(w, role)
+    w.exec(role, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0",
+           "net.ipv4.conf.default.send_redirects=0", "net.ipv4.conf.all.rp_filter=0",
+           "net.ipv4.conf.default.rp_filter=0")
+
+
+def attach_nat(w: World) -> None:
+    """The NAT gateway: in the VPC (private address), source NAT to its public address."""
+    make_gateway(w, "nat")
+    add_link(w, "rtr", "to-nat", "nat", "eth0")
+    add_address(w, "nat", "eth0", NAT_PRIVATE_V4 + "/32")
+    add_address(w, "nat", "eth0", NAT_PUBLIC_V4 + "/32")
+    add_route(w, "nat", ROUTER_V4 + "/32", dev="eth0", scope="link")
+    w.ip("nat", "route", "add", "default", "via", ROUTER_V4, "dev", "eth0", "src", NAT_PRIVATE_V4)
+    w.ip("rtr", "route", "add", NAT_PRIVATE_V4 + "/32", "dev", "to-nat")
+    w.ip("rtr", "route", "add", NAT_PUBLIC_V4 + "/32", "via", NAT_PRIVATE_V4, "dev", "to-nat")
+    w.ip("rtr", "route", "add", "default", "via", NAT_PRIVATE_V4, "dev", "to-nat", "table", VPC_TABLE)
+    nft(w, "nat", "nat_gateway.conf", "table ip nat_gateway {\n"
+        "  chain postrouting {\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        "    ip saddr %s ip daddr != %s snat to %s;\n"
+        "  }\n}\n" % (VPC_CIDR, VPC_CIDR, NAT_PUBLIC_V4))
+
+
+def attach_igw(w: World) -> None:
+    """The internet gateway: one-to-one NAT between the instance and its public address."""
+    public = w.opts.public_ipv4
+    make_gateway(w, "igw")
+    add_link(w, "rtr", "to-igw", "igw", "eth0")
+    r4, p4 = link_v4(IGW_LINK)
+    add_address(w, "rtr", "to-igw", r4)
+    add_address(w, "igw", "eth0", p4)
+    add_route(w, "igw", "default", via=bare(r4))
+    w.ip("rtr", "route", "add", public + "/32", "via", bare(p4))
+    w.ip("rtr", "route", "add", "default", "via", bare(p4), "table", VPC_TABLE)
+    nft(w, "igw", "internet_gateway.conf", "table ip internet_gateway {\n"
+        "  chain prerouting {\n"
+        "    type nat hook prerouting priority dstnat; policy accept;\n"
+        "    ip daddr %s dnat to %s;\n"
+        "  }\n"
+        "  chain postrouting {\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        "    ip saddr %s snat to %s;\n"
+        "  }\n}\n" % (public, INST_V4, INST_V4, public))
+    write_transparency(w, "igw")
+
+
+def build_egress(w: World) -> None:
+    """The VPC's route table for the instance's IPv4 traffic (table 100 in the router)."""
+    w.ip("rtr", "-4", "rule", "add", "to", VPC_CIDR, "lookup", "main", "pref", "90")
+    w.ip("rtr", "-4", "rule", "add", "to", "169.254.0.0/16", "lookup", "main", "pref", "91")
+    w.ip("rtr", "-4", "rule", "add", "iif", "to-inst", "lookup", VPC_TABLE, "pref", "100")
+    s3a_peer = bare(link_v4(1)[1])
+    for prefix in GATEWAY_ENDPOINT_PREFIXES:
+        w.ip("rtr", "route", "add", prefix, "via", s3a_peer, "table", VPC_TABLE)
+    if w.opts.egress == "nat":
+        attach_nat(w)
+    elif w.opts.egress == "igw":
+        attach_igw(w)
+    else:
+        w.ip("rtr", "route", "add", "blackhole", "default", "table", VPC_TABLE)
+
+
+def nft(w: World, role: str, name: str, text: str) -> None:
+    conf = w.path(name)
+    conf.write_text(text)
+    w.exec(role, "nft", "-f", str(conf))
+
+
+def write_transparency(w: World, role: str) -> None:
+    """Raise every TTL (hop limit) up to TRANSPARENT_TTL by one, so forwarding leaves it as it
+    was and ``role`` never shows in a trace. nft cannot add to a field, hence one rule per
+    value, highest first so that a raised value is not raised again."""
+    rules = "".join("    ip ttl %d ip ttl set %d;\n    ip6 hoplimit %d ip6 hoplimit set %d;\n"
+                    % (n, n + 1, n, n + 1) for n in range(TRANSPARENT_TTL, 0, -1))
+    nft(w, role, "transparent-%s.conf" % role, "table inet transparent {\n"
+        "  chain prerouting {\n"
+        "    type filter hook prerouting priority raw; policy accept;\n"
+        + rules + "  }\n}\n")
+
+
+def write_mss_clamp(w: World) -> None:
+    nft(w, "rtr", "mss.conf", "table inet mss_clamp {\n"
+        "  chain forward {\n"
+        "    type filter hook forward priority mangle; policy accept;\n"
+        "    tcp flags & syn == syn tcp option maxseg size set %d;\n"
+        "  }\n}\n" % w.opts.mss)
+
+
 def write_firewall(w: World) -> None:
     """The router's nftables ruleset (its own table, so later parts can add theirs)."""
     rules = ['oifname "void0" reject with icmp type host-unreachable;']
@@ -410,7 +540,13 @@ def build_topology(w: World) -> None:
         attach_site(w, site)
     if w.opts.interface_endpoint:
         attach_endpoint(w)
+    build_egress(w)
     write_firewall(w)
+    write_transparency(w, "rtr")
+    if w.opts.mss:
+        write_mss_clamp(w)
+    if w.opts.no_offload:
+        w.exec("inst", "ethtool", "-K", "eth0", "tso", "off", "gso", "off")
 
 
 # ---- DNS -------------------------------------------------------------------------------
@@ -435,6 +571,7 @@ def dns_records(opts: Options) -> list[dict]:
         record("repo.us-west-2.amazonaws.com", [S3A_V4]),
         record("packages.us-west-2.amazonaws.com", [S3A_V4]),
         record("ip-ranges.amazonaws.com", [CF_V4]),
+        record("checkip.amazonaws.com", [ECHO_V4]),
         record("cdn.amazonlinux.com", [CF_V4]),
     ]
 
@@ -653,9 +790,16 @@ def describe(w: World, tls: dict[str, str]) -> dict:
         "ip_ranges": str(IP_RANGES_FIXTURE),
         "cache_dir": str(w.path("cache")),
         "buckets": dict(DEFAULT_BUCKETS, **o.buckets),
+        "egress": {"mode": o.egress, "gateway_endpoint_prefixes": list(GATEWAY_ENDPOINT_PREFIXES),
+                   "nat": {"private_ipv4": NAT_PRIVATE_V4, "public_ipv4": NAT_PUBLIC_V4}
+                   if o.egress == "nat" else None,
+                   "igw": {"public_ipv4": o.public_ipv4, "link": bare(link_v4(IGW_LINK)[1])}
+                   if o.egress == "igw" else None,
+                   "echo_url": "https://checkip.amazonaws.com/"},
         "options": {"imds": o.imds, "public_ipv4": o.public_ipv4, "dns": o.dns, "drop80": o.drop80,
                     "interface_endpoint": o.interface_endpoint, "global_elsewhere": True,
-                    "s3_latency_ms": o.s3_latency_ms, "tls_stall": o.tls_stall},
+                    "s3_latency_ms": o.s3_latency_ms, "tls_stall": o.tls_stall, "egress": o.egress,
+                    "mss": o.mss, "no_offload": o.no_offload},
     }
 
 
@@ -770,11 +914,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--global-elsewhere", action="store_true", help="the default; accepted for clarity")
     p.add_argument("--s3-latency-ms", type=int, default=0, metavar="N")
     p.add_argument("--tls-stall", action="store_true")
+    p.add_argument("--egress", choices=EGRESS_MODES, default="nat")
+    p.add_argument("--mss", type=int, metavar="N")
+    p.add_argument("--no-offload", action="store_true")
     p.add_argument("--bucket-mode", action="append", default=[], type=bucket_mode, metavar="NAME=MODE")
     p.add_argument("--fail-after", choices=("topology", "servers"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not NAME_RE.match(args.name):
         parser.error("--name must be 1-8 characters of [a-z0-9], got %r" % args.name)
+    if args.cmd == "up" and args.egress == "igw" and not args.public_ipv4:
+        parser.error("--egress igw needs --public-ipv4 (the address the gateway maps the instance to)")
+    if args.cmd == "up" and args.mss is not None and not 48 <= args.mss <= 1460:
+        parser.error("--mss must be 48-1460, got %d" % args.mss)
     return args
 
 
@@ -790,7 +941,8 @@ def main(argv: list[str]) -> int:
         return 0
     opts = Options(imds=args.imds, public_ipv4=args.public_ipv4, dns=args.dns, drop80=args.drop80,
                    interface_endpoint=args.interface_endpoint, s3_latency_ms=args.s3_latency_ms,
-                   tls_stall=args.tls_stall, buckets=dict(args.bucket_mode), fail_after=args.fail_after)
+                   tls_stall=args.tls_stall, egress=args.egress, mss=args.mss, no_offload=args.no_offload,
+                   buckets=dict(args.bucket_mode), fail_after=args.fail_after)
     try:
         info = up(args.name, state_dir, opts)
     except WorldError as err:
