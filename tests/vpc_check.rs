@@ -5,58 +5,13 @@ mod common;
 
 use std::time::Instant;
 
+use common::report::{findings, port, target, validated};
 use common::vpc::{DnsMode, ImdsMode, Options, World};
 use serde_json::Value;
 
-const SCHEMA: &str = include_str!("../src/report/check.schema.json");
-
-/// Runs check in the world, validates the JSON against the schema, returns (exit code, JSON).
+/// Runs check in the world; the JSON must match the schema.
 fn check(world: &World, args: &[&str]) -> (i32, Value) {
-    let run = world.run_check(args);
-    let json = run.json.unwrap_or_else(|| {
-        panic!(
-            "no JSON (exit {}):\n{}\n{}",
-            run.code, run.stdout, run.stderr
-        )
-    });
-    let schema: Value = serde_json::from_str(SCHEMA).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&json)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "report does not match the schema: {errors:#?}"
-    );
-    (run.code, json)
-}
-
-fn target<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no target {name}"))
-}
-
-fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
-}
-
-fn port<'a>(target: &'a Value, address: &str, port: u64) -> &'a Value {
-    target["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["address"] == address && p["port"] == port)
-        .unwrap_or_else(|| panic!("no {address}:{port} in {}", target["name"]))
+    validated(world.run_check(args))
 }
 
 #[test]

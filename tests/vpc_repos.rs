@@ -5,6 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::report::{findings, validated};
 use common::vpc::{Options, World};
 use serde_json::Value;
 
@@ -43,11 +44,7 @@ fn copy_tree(from: &Path, to: &Path) {
 fn check(world: &World, root: &Path, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["--root", root.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let run = world.run_check(&args);
-    let json = run
-        .json
-        .unwrap_or_else(|| panic!("no JSON: {}\n{}", run.stdout, run.stderr));
-    (run.code, json)
+    validated(world.run_check(&args))
 }
 
 fn repo<'a>(report: &'a Value, id: &str) -> &'a Value {
@@ -57,15 +54,6 @@ fn repo<'a>(report: &'a Value, id: &str) -> &'a Value {
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("no repo {id} in {:#}", report["repos"]))
-}
-
-fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
 }
 
 #[test]

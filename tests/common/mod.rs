@@ -3,4 +3,5 @@
 //! Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod report;
 pub mod vpc;
