@@ -41,7 +41,13 @@ pub struct Args {
     #[arg(long, value_name = "REGION", env = "EGRESS_PROBE_REGION")]
     pub region: Option<String>,
 
-    /// The account whose own buckets the endpoint allows (12 digits).
+    /// Instance metadata base URL, for the account when `--account` is not given
+    /// [env: AWS_EC2_METADATA_SERVICE_ENDPOINT].
+    #[arg(long, value_name = "URL")]
+    pub imds_endpoint: Option<String>,
+
+    /// The account whose own buckets the endpoint allows (12 digits); by default the
+    /// instance's, from its identity document.
     #[arg(long, value_name = "ID", env = "EGRESS_PROBE_ACCOUNT")]
     pub account: Option<String>,
 
@@ -79,13 +85,14 @@ pub struct Policy {
 /// Runs `policy`.
 pub fn run(args: Args) -> anyhow::Result<Status> {
     check_root(&args.root)?;
-    let account = args.account.as_deref().ok_or_else(|| {
-        UsageError::new(
-            "--account is required: the 12-digit account whose buckets the endpoint allows",
-        )
-    })?;
-    let account = checked_account(account)?;
     let region = args.region.as_deref().map(checked_region).transpose()?;
+    let (account, imds_region) = match &args.account {
+        Some(account) => (checked_account(account)?.to_string(), None),
+        None => account_from_imds(&args.imds_endpoint)?,
+    };
+    let account = account.as_str();
+    let region = region.map(str::to_string).or(imds_region);
+    let region = region.as_deref();
 
     let overrides = Overrides {
         region: region.map(str::to_string),
@@ -107,6 +114,24 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     };
     crate::output::print(&text)?;
     Ok(Status::Clean)
+}
+
+/// The account (and region) from the instance identity document, when `--account` is not
+/// given; a clear usage error off EC2.
+fn account_from_imds(endpoint: &Option<String>) -> anyhow::Result<(String, Option<String>)> {
+    let config = crate::host::imds::ImdsConfig::from_env(endpoint.as_deref());
+    crate::host::imds::validate_endpoint(&config.endpoint)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(crate::host::imds::query(&config));
+    match report.facts.account_id {
+        Some(account) => Ok((checked_account(&account)?.to_string(), report.facts.region)),
+        None => Err(UsageError::new(format!(
+            "--account is needed: the instance metadata gave no account (IMDS {})",
+            report.state.as_str()
+        ))),
+    }
 }
 
 /// An account id is 12 digits.

@@ -238,9 +238,19 @@ fn policy_human_terraform_and_cloudformation() {
 
 #[test]
 fn policy_needs_an_account_and_a_region() {
-    let missing = policy("al2", &[]);
+    // Off EC2 (nothing answers the metadata endpoint) the account must be given.
+    let missing = policy("al2", &["--imds-endpoint", "http://127.0.0.1:9"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("--account is required"));
+    assert!(
+        stderr(&missing).contains("--account is needed"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(
+        stderr(&missing).contains("IMDS not-ec2"),
+        "{}",
+        stderr(&missing)
+    );
 
     let malformed = policy("al2", &["--account", "1234"]);
     assert_eq!(malformed.status.code(), Some(2));

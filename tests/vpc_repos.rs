@@ -182,3 +182,26 @@ fn al2023_dual_stack_name_outside_the_interface_endpoint() {
     );
     assert!(findings(&report, "plaintext").is_empty());
 }
+
+#[test]
+fn policy_takes_the_account_and_region_from_the_instance() {
+    let Some(world) = World::up("ypol", &Options::new()) else {
+        return;
+    };
+    let root = root_in_us_west_2(&world, "al2");
+    let run = world.run_probe(&[
+        "policy",
+        "--root",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let policy: Value = serde_json::from_str(&run.stdout).unwrap();
+    let own = &policy["Statement"][0];
+    assert_eq!(
+        own["Condition"]["StringEquals"]["aws:ResourceAccount"],
+        "111122223333"
+    );
+    assert!(run.stdout.contains("us-west-2"), "{}", run.stdout);
+}
