@@ -223,8 +223,15 @@ pub fn expand(
     context: &Context,
 ) -> anyhow::Result<Expanded> {
     let mut expanded = Expanded::default();
+    let mut names: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for (origin_name, text) in sources {
         for raw in parse(text, origin_name)? {
+            if let Some(first) = names.insert(raw.name.clone(), origin_name) {
+                return Err(UsageError::new(format!(
+                    "{origin_name}: target {} is already defined in {first}",
+                    raw.name
+                )));
+            }
             add_catalog_target(&mut expanded, raw, context);
         }
     }
@@ -317,7 +324,7 @@ fn bucket_target(bucket: &str, context: &Context) -> anyhow::Result<Option<Targe
         && !bucket.ends_with(['.', '-']);
     if !valid {
         return Err(UsageError::new(format!(
-            "--bucket {bucket:?} is not a valid bucket name"
+            "bucket {bucket:?} (--bucket or a spec's buckets) is not a valid bucket name"
         )));
     }
     let Some(region) = &context.region else {
@@ -361,17 +368,25 @@ fn url_target(given: &str) -> anyhow::Result<Target> {
     }
     let host = validate_host(url.host_str().unwrap_or_default())
         .map_err(|_| UsageError::new(format!("--target {given:?}: the URL needs a hostname")))?;
-    let mut target = user_target(
-        given.to_string(),
-        host.clone(),
-        url.path().to_string(),
-        None,
-    );
+    if url.port().is_some() {
+        return Err(UsageError::new(format!(
+            "--target {given:?}: only the default ports (80 for http://, 443 for https://) \
+             are probed; drop the port"
+        )));
+    }
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let mut target = user_target(given.to_string(), host.clone(), path, None);
     target.bucket = crate::aws::hostname::parse(&host).and_then(|info| info.bucket);
     target.configured_scheme = Some(url.scheme().to_string());
+    // A consumer configured with a URL uses that scheme's port only.
     if url.scheme() == "http" {
         target.ports = vec![80];
         target.required = false;
+    } else {
+        target.ports = vec![443];
     }
     Ok(target)
 }
@@ -573,6 +588,20 @@ mod tests {
     }
 
     #[test]
+    fn a_name_defined_in_two_sources_is_a_usage_error() {
+        let mine = (
+            "mine.toml".to_string(),
+            "[[target]]\nname = \"s3-regional\"\nhost = \"example.com\"".to_string(),
+        );
+        let sources = vec![load(None).unwrap().remove(0), mine];
+        let err = expand(&sources, &Additions::default(), &context(None)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("mine.toml: target s3-regional is already defined")
+        );
+    }
+
+    #[test]
     fn private_dns_table_is_dated_and_complete() {
         let regional = private_dns_coverage("s3-regional").unwrap();
         assert!(regional.covered);
@@ -601,6 +630,18 @@ mod tests {
         assert_eq!(plain.configured_scheme.as_deref(), Some("http"));
         assert_eq!(plain.ports, [80]);
         assert_eq!(expanded.targets[1].bucket.as_deref(), Some("b"));
+        assert_eq!(expanded.targets[1].ports, [443]);
+        let with_query = Additions {
+            targets: vec!["https://sts.amazonaws.com/x?y=1".into()],
+            ..Additions::default()
+        };
+        let expanded_query = expand(&[], &with_query, &context(None)).unwrap();
+        assert_eq!(expanded_query.targets[0].path, "/x?y=1");
+        let with_port = Additions {
+            targets: vec!["http://s3.us-west-2.amazonaws.com:8080/p".into()],
+            ..Additions::default()
+        };
+        assert!(expand(&[], &with_port, &context(None)).is_err());
         let canary = &expanded.targets[2];
         assert!(canary.canary);
         assert_eq!(canary.host, "their-bucket.s3.us-west-2.amazonaws.com");

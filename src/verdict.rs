@@ -219,19 +219,24 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
         .ports
         .iter()
         .any(|p| p.port == 443 && p.http.as_ref().is_some_and(|http| http.status.is_some()));
-    let handshakes_443 = target
-        .ports
-        .iter()
-        .any(|p| p.port == 443 && p.tls.as_ref().is_some_and(|tls| tls.ok));
-    // Connected and shook hands, yet no HTTP answer: a stalled server is unreachable too.
-    let reached_443 = connected_443 && (answered_443 || !handshakes_443);
+    // The server spoke TLS and refused us (a certificate or protocol failure): it answered,
+    // and `tls-failure` says why. A handshake cut by a deadline is no answer at all.
+    let refused_tls = target.ports.iter().any(|p| {
+        p.port == 443
+            && p.tls
+                .as_ref()
+                .and_then(|tls| tls.error.as_ref())
+                .is_some_and(|e| e.class == crate::evidence::FailureClass::Tls)
+    });
+    let reached_443 = answered_443 || refused_tls;
     // A name that did not resolve is already a dns-failure; only required targets say more.
     let resolved = !target.dns.addresses.is_empty();
     if wants_443 && !reached_443 && (resolved || target.target.required) {
         let why = if target.dns.addresses.is_empty() {
             "the name did not resolve".to_string()
         } else if connected_443 {
-            "TLS completed but no HTTP answer came before the deadline".to_string()
+            let stopped = stopped_by(target);
+            format!("it accepted the connection but never answered over HTTPS ({stopped})")
         } else {
             let classes: BTreeSet<&str> = target
                 .ports
@@ -268,8 +273,11 @@ fn reachability_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
                 Severity::Warn,
                 target,
                 format!(
-                    "TLS to {} at {} failed: {}",
-                    target.target.host, port.address, error.detail
+                    "TLS to {} at {} failed ({}): {}",
+                    target.target.host,
+                    port.address,
+                    deadline_words(error.class),
+                    error.detail
                 ),
             );
             finding.port = Some(443);
@@ -383,6 +391,29 @@ fn dotted_note(target: &TargetEvidence) -> &'static str {
          it is served over http://"
     } else {
         ""
+    }
+}
+
+/// Which step of a connected port 443 stopped, and which deadline stopped it.
+fn stopped_by(target: &TargetEvidence) -> String {
+    let port = target.ports.iter().find(|p| p.port == 443 && p.tcp.ok);
+    let Some(port) = port else {
+        return "no answer".into();
+    };
+    let tls_failure = port.tls.as_ref().and_then(|tls| tls.error.as_ref());
+    let http_failure = port.http.as_ref().and_then(|http| http.error.as_ref());
+    match (tls_failure, http_failure) {
+        (Some(failure), _) => format!("the TLS handshake: {}", deadline_words(failure.class)),
+        (None, Some(failure)) => format!("the HTTP exchange: {}", deadline_words(failure.class)),
+        (None, None) => "no answer".into(),
+    }
+}
+
+fn deadline_words(class: crate::evidence::FailureClass) -> String {
+    match class {
+        crate::evidence::FailureClass::RunDeadline => "stopped by the run's --timeout".into(),
+        crate::evidence::FailureClass::Timeout => "no answer within the step's deadline".into(),
+        other => other.as_str().into(),
     }
 }
 

@@ -711,3 +711,21 @@ fn real_sample_v5_all_fields_with_fields_option() {
     assert_eq!(reject["service"], "AMAZON");
     assert_eq!(reject["protocol"], 17);
 }
+
+#[test]
+fn start_in_milliseconds_is_a_bad_line_not_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ms.log");
+    std::fs::write(
+        &path,
+        "2 1 eni-1 10.0.0.1 52.92.16.1 5 80 6 1 1 2000000000000 1 ACCEPT OK\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args(["flowlogs", "--format", "json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["bad_lines"], 1);
+    assert_eq!(report["records"], 0);
+}

@@ -388,7 +388,9 @@ impl Running {
             }
         }
         if summary.interfaces.is_empty() {
-            summary.reason = Some("no interface was captured on".into());
+            // Nothing to capture on (no address resolved, say): capture did not run.
+            summary.ran = false;
+            summary.reason = Some("no interface was captured on: no probed address".into());
         }
         summary.not_seen = self
             .not_seen

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::flowlogs::format::{Format, SLOTS, Slot};
 
+/// `start` and `end` are Unix seconds; past 2100 a value is milliseconds or garbage.
+const MAX_EPOCH_SECONDS: u64 = 4_102_444_800;
 /// What the security groups and network ACLs did with the traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -216,8 +218,8 @@ fn read<'a>(spans: &[&'a [u8]; SLOTS], format: &Format) -> Option<Record<'a>> {
         protocol: optional(span(Slot::Protocol), u8::MAX.into())?.map(|v| v as u8),
         packets: optional(span(Slot::Packets), u64::MAX)?.unwrap_or(0),
         bytes: optional(span(Slot::Bytes), u64::MAX)?.unwrap_or(0),
-        start: optional(span(Slot::Start), u64::MAX)?,
-        end: optional(span(Slot::End), u64::MAX)?,
+        start: optional(span(Slot::Start), MAX_EPOCH_SECONDS)?,
+        end: optional(span(Slot::End), MAX_EPOCH_SECONDS)?,
         action: action(span(Slot::Action))?,
         status: status(span(Slot::LogStatus))?,
         interface: span(Slot::InterfaceId),
@@ -256,8 +258,12 @@ fn explain(spans: &[&[u8]; SLOTS]) -> BadLine {
             optional(v, u64::MAX).is_some()
         }),
         (Slot::Bytes, "bytes", |v| optional(v, u64::MAX).is_some()),
-        (Slot::Start, "start", |v| optional(v, u64::MAX).is_some()),
-        (Slot::End, "end", |v| optional(v, u64::MAX).is_some()),
+        (Slot::Start, "start", |v| {
+            optional(v, MAX_EPOCH_SECONDS).is_some()
+        }),
+        (Slot::End, "end", |v| {
+            optional(v, MAX_EPOCH_SECONDS).is_some()
+        }),
         (Slot::Action, "action", |v| action(v).is_some()),
         (Slot::LogStatus, "log-status", |v| status(v).is_some()),
         (Slot::FlowDirection, "flow-direction", |v| {

@@ -120,14 +120,21 @@ async fn fetch(client: &reqwest::Client, url: Url) -> Result<(Option<IpAddr>, Ve
 fn transport(err: &reqwest::Error) -> Failure {
     let text = crate::exit::one_line(&anyhow::Error::msg(chain(err)));
     let lower = text.to_ascii_lowercase();
-    let class = if err.is_timeout() || lower.contains("timed out") {
+    // getaddrinfo's EAI_AGAIN ("Temporary failure in name resolution") is a DNS server
+    // that did not answer, not a name that does not exist.
+    let class = if err.is_timeout()
+        || lower.contains("timed out")
+        || lower.contains("temporary failure in name resolution")
+    {
         FailureClass::Timeout
     } else if lower.contains("refused") {
         FailureClass::Refused
     } else if lower.contains("certificate") || lower.contains("tls") {
         FailureClass::Tls
-    } else if lower.contains("dns") || lower.contains("resolve") {
+    } else if lower.contains("name or service not known") || lower.contains("no address") {
         FailureClass::NxDomain
+    } else if lower.contains("dns") || lower.contains("resolve") {
+        FailureClass::ServerFailure
     } else if lower.contains("unreachable") {
         FailureClass::Unreachable
     } else {

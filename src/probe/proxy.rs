@@ -7,6 +7,7 @@ use std::time::Instant;
 use rustls::client::WebPkiServerVerifier;
 
 use crate::catalog::Target;
+use crate::evidence::FailureClass;
 use crate::probe::Budget;
 
 /// What one request through the proxy gave.
@@ -20,8 +21,10 @@ pub struct ViaProxy {
     pub status: Option<u16>,
     /// `x-amz-request-id`, when S3 answered.
     pub request_id: Option<String>,
-    /// Why no response arrived.
-    pub error: Option<String>,
+    /// Why no response arrived, in the report's failure vocabulary.
+    pub error: Option<crate::evidence::FailureClass>,
+    /// What the system said.
+    pub detail: Option<String>,
     /// Time to the response headers, in milliseconds.
     pub ms: u64,
 }
@@ -56,7 +59,8 @@ pub async fn probe(
     let client = match client(proxy, verifier) {
         Ok(client) => client,
         Err(err) => {
-            result.error = Some(format!("proxy {}: {err}", result.proxy));
+            result.error = Some(FailureClass::Other);
+            result.detail = Some(format!("proxy {}: {err}", result.proxy));
             return result;
         }
     };
@@ -73,12 +77,38 @@ pub async fn probe(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
         }
-        Ok(Err(err)) => result.error = Some(crate::host::imds::root_cause(&err)),
+        Ok(Err(err)) => {
+            let detail = crate::host::imds::root_cause(&err);
+            result.error = Some(classify(&err, &detail));
+            result.detail = Some(detail);
+        }
         Err(class) => {
-            result.error = Some(format!("no answer through the proxy ({})", class.as_str()))
+            result.error = Some(class);
+            result.detail = Some("no answer through the proxy".into());
         }
     }
     result
+}
+
+/// The failure class of a request through the proxy.
+fn classify(err: &reqwest::Error, detail: &str) -> FailureClass {
+    let lower = detail.to_ascii_lowercase();
+    if err.is_timeout() || lower.contains("timed out") {
+        FailureClass::Timeout
+    } else if lower.contains("refused") {
+        FailureClass::Refused
+    } else if lower.contains("unreachable") || lower.contains("no route") {
+        FailureClass::Unreachable
+    } else if lower.contains("reset") || lower.contains("broken pipe") {
+        FailureClass::Reset
+    } else if lower.contains("certificate") || lower.contains("tls") {
+        FailureClass::Tls
+    } else if err.is_connect() {
+        // The proxy refused the tunnel (CONNECT answered with an error status).
+        FailureClass::Protocol
+    } else {
+        FailureClass::Other
+    }
 }
 
 fn client(proxy: &str, verifier: &Arc<WebPkiServerVerifier>) -> anyhow::Result<reqwest::Client> {

@@ -48,7 +48,10 @@ pub fn parse(text: &str) -> anyhow::Result<Query> {
         }
         return Ok(Query::Cidr(net));
     }
-    if text.contains('/') || text.is_empty() {
+    // Digits and dots only (or a colon) is an address that did not parse, not a hostname.
+    let address_like = text.contains(':')
+        || (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+    if text.contains('/') || text.is_empty() || address_like {
         return Err(UsageError::new(format!(
             "`{text}` is not an address, CIDR or hostname"
         )));
@@ -143,7 +146,13 @@ async fn resolve(host: &str, deadline: Duration) -> Vec<Result<IpNet, String>> {
                 .map(|addr| Ok(IpNet::from(addr)))
                 .collect()
         }
-        Ok(Err(err)) => vec![Err(format!("{host} does not resolve: {err}"))],
+        Ok(Err(err)) if err.is_nx_domain() || err.is_no_records_found() => {
+            vec![Err(format!("{host} does not resolve (no such name)"))]
+        }
+        Ok(Err(err)) => vec![Err(format!(
+            "{host} does not resolve: {}",
+            crate::host::imds::root_cause(&err)
+        ))],
         Err(_) => vec![Err(format!(
             "{host}: no DNS answer within {:.1}s",
             deadline.as_secs_f64()
@@ -227,6 +236,11 @@ mod tests {
             "`52.216.0.1/16` has host bits set; did you mean 52.216.0.0/16?"
         );
         assert!(parse("a/b").is_err());
+        assert!(
+            parse("300.1.1.1").is_err(),
+            "an address that does not parse is no hostname"
+        );
+        assert!(parse("2001:db8::zz").is_err());
     }
 
     #[test]

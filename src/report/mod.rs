@@ -132,7 +132,8 @@ pub struct ViaProxyDto {
     pub url: String,
     pub status: Option<u16>,
     pub request_id: Option<String>,
-    pub error: Option<String>,
+    pub error: Option<&'static str>,
+    pub detail: Option<String>,
     pub ms: u64,
 }
 
@@ -428,7 +429,8 @@ pub fn target_dto(evidence: &TargetEvidence, home: Option<&str>) -> TargetDto {
             url: via.url.clone(),
             status: via.status,
             request_id: via.request_id.clone(),
-            error: via.error.clone(),
+            error: via.error.map(|class| class.as_str()),
+            detail: via.detail.clone(),
             ms: via.ms,
         }),
         path: None,

@@ -233,6 +233,14 @@ fn target_block(target: &TargetDto, out: &mut String, style: Style) {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    if let Some(via) = &target.via_proxy {
+        let result = match (via.status, via.error) {
+            (Some(status), _) => format!("{status}"),
+            (None, Some(error)) => style.paint("31", error),
+            (None, None) => "-".to_string(),
+        };
+        let _ = writeln!(out, "  via proxy {}: {} {result}", via.proxy, via.url);
+    }
 }
 
 fn port_cell(port: &PortDto, style: Style) -> String {

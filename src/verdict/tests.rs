@@ -478,3 +478,65 @@ fn differing_path_verdicts_across_families_are_a_family_mismatch() {
         mismatch[0].message
     );
 }
+
+#[test]
+fn handshake_cut_by_the_run_deadline_is_unreachable_not_a_pass() {
+    let mut cut = port("203.0.113.10", 443, true, None);
+    cut.tls = Some(TlsEvidence {
+        ok: false,
+        error: Some(Failure::new(
+            FailureClass::RunDeadline,
+            "the handshake did not finish",
+        )),
+        ..TlsEvidence::default()
+    });
+    let t = evidence(
+        target(
+            "s3-regional",
+            "s3.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![cut],
+    );
+    let findings = judge(&home(), &[t], &defaults());
+    assert_eq!(
+        kinds(&findings),
+        [
+            ("unreachable", Severity::Fail),
+            ("tls-failure", Severity::Warn)
+        ]
+    );
+    assert!(
+        findings[0]
+            .message
+            .contains("stopped by the run's --timeout"),
+        "{}",
+        findings[0].message
+    );
+    assert!(findings[1].message.contains("--timeout"));
+}
+
+#[test]
+fn certificate_refusal_is_a_tls_failure_not_unreachable() {
+    let mut refused = port("203.0.113.10", 443, true, None);
+    refused.tls = Some(TlsEvidence {
+        ok: false,
+        error: Some(Failure::new(
+            FailureClass::Tls,
+            "invalid peer certificate: UnknownIssuer",
+        )),
+        ..TlsEvidence::default()
+    });
+    let t = evidence(
+        target(
+            "s3-regional",
+            "s3.us-west-2.amazonaws.com",
+            ExpectRegion::Instance,
+        ),
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![refused],
+    );
+    let findings = judge(&home(), &[t], &defaults());
+    assert_eq!(kinds(&findings), [("tls-failure", Severity::Warn)]);
+}
