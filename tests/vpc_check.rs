@@ -308,7 +308,10 @@ fn tls_server_that_stalls_after_the_handshake() {
     let unreachable = findings(&report, "unreachable");
     assert!(
         unreachable.iter().any(|f| f["target"] == "s3-regional"
-            && f["message"].as_str().unwrap().contains("never answered over HTTPS")),
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("never answered over HTTPS")),
         "a server that stalls after the handshake is not reachable: {unreachable:#?}"
     );
     assert_eq!(
