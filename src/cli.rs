@@ -53,16 +53,35 @@ pub enum Command {
 pub fn parse() -> Cli {
     match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
-            let code = if err.use_stderr() {
-                Status::Usage as i32
-            } else {
-                0
-            };
+        Err(err) if !err.use_stderr() => {
+            // --help and --version: clap's own output, exit 0.
             let _ = err.print();
-            std::process::exit(code);
+            std::process::exit(0);
+        }
+        Err(err)
+            if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            // No subcommand at all: the help is the most useful answer.
+            let _ = err.print();
+            std::process::exit(Status::Usage as i32);
+        }
+        Err(err) => {
+            eprintln!("egress-probe: {}", usage_line(&err));
+            std::process::exit(Status::Usage as i32);
         }
     }
+}
+
+/// A clap usage error on one line, with the hint to ask for help.
+fn usage_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first} (see --help)")
 }
 
 /// Runs the chosen subcommand.

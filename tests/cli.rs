@@ -94,3 +94,18 @@ fn bad_egress_echo_url_and_pcap_directory_are_usage_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn clap_usage_errors_are_one_line_too() {
+    for args in [
+        &["check", "--format", "xml"][..],
+        &["check", "--timeout", "abc"][..],
+        &["no-such-command"][..],
+    ] {
+        let (code, stdout, stderr) = egress_probe(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("egress-probe: "), "{stderr}");
+    }
+}

@@ -159,8 +159,13 @@ pub fn emit(
             }
         };
         if let Err(err) = result {
-            tracing::error!(error = %crate::exit::one_line(&err), "writing a report");
-            first_error.get_or_insert(err);
+            // The first failure is the one the run ends with (printed once, at the top); the
+            // others would be lost without a log line.
+            if first_error.is_some() {
+                tracing::error!(error = %crate::exit::one_line(&err), "writing a report");
+            } else {
+                first_error = Some(err);
+            }
         }
     }
     first_error.map_or(Ok(()), Err)
