@@ -50,6 +50,7 @@ pub const KINDS: &[&str] = &[
     "needs-internet",
     "endpoint-dns-gap",
     "foreign-bucket-reachable",
+    "bucket-missing",
 ];
 
 /// The kinds that fail a run unless `--fail-on` says otherwise.
@@ -495,6 +496,7 @@ fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     if target.target.canary {
         return canary_rule(target, drafts);
     }
+    missing_bucket_rule(target, drafts);
     if !is_s3(target) {
         return;
     }
@@ -558,6 +560,32 @@ fn answer_rules(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
     finding.port = Some(port.port);
     finding.address = Some(port.address);
     drafts.push(finding);
+}
+
+/// A bucket the user named that S3 says does not exist (a typo, or the wrong partition).
+fn missing_bucket_rule(target: &TargetEvidence, drafts: &mut Vec<Draft>) {
+    if target.target.origin != Origin::User || target.target.bucket.is_none() {
+        return;
+    }
+    let missing = target.ports.iter().find(|port| {
+        port.http.as_ref().is_some_and(|http| {
+            http.status == Some(404) && http.s3_error_code.as_deref() == Some("NoSuchBucket")
+        })
+    });
+    if let Some(port) = missing {
+        let mut finding = draft(
+            "bucket-missing",
+            Severity::Warn,
+            target,
+            format!(
+                "S3 says bucket {} does not exist (NoSuchBucket)",
+                target.target.bucket.as_deref().unwrap_or("?")
+            ),
+        );
+        finding.port = Some(port.port);
+        finding.address = Some(port.address);
+        drafts.push(finding);
+    }
 }
 
 /// The foreign canary object: readable means the path reaches other accounts' buckets.

@@ -540,3 +540,23 @@ fn certificate_refusal_is_a_tls_failure_not_unreachable() {
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("tls-failure", Severity::Warn)]);
 }
+
+#[test]
+fn a_user_bucket_that_does_not_exist_is_said_once() {
+    let mut missing = port("203.0.113.10", 443, true, Some(404));
+    missing.http.as_mut().unwrap().s3_error_code = Some("NoSuchBucket".into());
+    let mut bucket = target(
+        "bucket:typo",
+        "typo.s3.us-west-2.amazonaws.com",
+        ExpectRegion::Instance,
+    );
+    bucket.origin = Origin::User;
+    bucket.bucket = Some("typo".into());
+    let t = evidence(
+        bucket,
+        vec![address("203.0.113.10", "us-west-2")],
+        vec![missing],
+    );
+    let findings = judge(&home(), &[t], &defaults());
+    assert_eq!(kinds(&findings), [("bucket-missing", Severity::Warn)]);
+}
