@@ -479,26 +479,28 @@ fn differing_path_verdicts_across_families_are_a_family_mismatch() {
     );
 }
 
-#[test]
-fn handshake_cut_by_the_run_deadline_is_unreachable_not_a_pass() {
-    let mut cut = port("203.0.113.10", 443, true, None);
-    cut.tls = Some(TlsEvidence {
+/// A required regional S3 target whose port 443 connected but whose TLS failed with `class`.
+fn tls_failed(class: FailureClass, detail: &str) -> TargetEvidence {
+    let mut failed = port("203.0.113.10", 443, true, None);
+    failed.tls = Some(TlsEvidence {
         ok: false,
-        error: Some(Failure::new(
-            FailureClass::RunDeadline,
-            "the handshake did not finish",
-        )),
+        error: Some(Failure::new(class, detail)),
         ..TlsEvidence::default()
     });
-    let t = evidence(
+    evidence(
         target(
             "s3-regional",
             "s3.us-west-2.amazonaws.com",
             ExpectRegion::Instance,
         ),
         vec![address("203.0.113.10", "us-west-2")],
-        vec![cut],
-    );
+        vec![failed],
+    )
+}
+
+#[test]
+fn handshake_cut_by_the_run_deadline_is_unreachable_not_a_pass() {
+    let t = tls_failed(FailureClass::RunDeadline, "the handshake did not finish");
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(
         kinds(&findings),
@@ -519,24 +521,7 @@ fn handshake_cut_by_the_run_deadline_is_unreachable_not_a_pass() {
 
 #[test]
 fn certificate_refusal_is_a_tls_failure_not_unreachable() {
-    let mut refused = port("203.0.113.10", 443, true, None);
-    refused.tls = Some(TlsEvidence {
-        ok: false,
-        error: Some(Failure::new(
-            FailureClass::Tls,
-            "invalid peer certificate: UnknownIssuer",
-        )),
-        ..TlsEvidence::default()
-    });
-    let t = evidence(
-        target(
-            "s3-regional",
-            "s3.us-west-2.amazonaws.com",
-            ExpectRegion::Instance,
-        ),
-        vec![address("203.0.113.10", "us-west-2")],
-        vec![refused],
-    );
+    let t = tls_failed(FailureClass::Tls, "invalid peer certificate: UnknownIssuer");
     let findings = judge(&home(), &[t], &defaults());
     assert_eq!(kinds(&findings), [("tls-failure", Severity::Warn)]);
 }
