@@ -1,4 +1,5 @@
 //! The report's DTOs against the committed schema, from hand-built evidence.
+
 use super::*;
 use crate::aws::ipranges::Attribution;
 use crate::catalog::{ExpectRegion, Origin, Target};
