@@ -74,14 +74,23 @@ pub fn parse() -> Cli {
 
 /// A clap usage error on one line, with the hint to ask for help.
 fn usage_line(err: &clap::Error) -> String {
+    // The first paragraph: the message, and for a missing argument the names on the lines
+    // that follow it.
     let text = err.render().to_string();
-    let first = text
+    let paragraph: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (see --help)")
+        .skip_while(|line| line.is_empty())
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let joined = paragraph.join(" ");
+    let message = joined.strip_prefix("error: ").unwrap_or(&joined);
+    let message = if message.is_empty() {
+        "invalid arguments"
+    } else {
+        message
+    };
+    format!("{message} (see --help)")
 }
 
 /// Runs the chosen subcommand.

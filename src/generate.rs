@@ -42,12 +42,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             crate::output::print(&String::from_utf8_lossy(&page))?;
         }
         What::Man { out: Some(dir) } => {
-            if !dir.is_dir() {
+            if dir.exists() && !dir.is_dir() {
                 return Err(UsageError::new(format!(
                     "--out {}: not a directory",
                     dir.display()
                 )));
             }
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(crate::cli::Cli::command(), &dir)
                 .with_context(|| format!("writing man pages in {}", dir.display()))?;
         }

@@ -164,9 +164,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut problems = Vec::new();
     let mut runs = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|err| UsageError::new(format!("{}: {err}", file.display())))?;
-        read_reports(&file.display().to_string(), &text, &mut runs, &mut problems);
+        match std::fs::read(file) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    read_reports(&file.display().to_string(), &text, &mut runs, &mut problems)
+                }
+                Err(_) => problems.push(format!("{}: not text, skipped", file.display())),
+            },
+            Err(err) => return Err(UsageError::new(format!("{}: {err}", file.display()))),
+        }
     }
     if runs.is_empty() {
         let why = problems

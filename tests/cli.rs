@@ -109,3 +109,25 @@ fn clap_usage_errors_are_one_line_too() {
         assert!(stderr.starts_with("egress-probe: "), "{stderr}");
     }
 }
+
+#[test]
+fn a_missing_argument_is_named() {
+    let (code, _, stderr) = egress_probe(&["flowlogs"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("<PATH>"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn merge_skips_a_binary_file_beside_good_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/merge");
+    std::fs::copy(fixtures.join("i-0a.json"), dir.path().join("i-0a.json")).unwrap();
+    std::fs::write(dir.path().join("bin.json"), [0xff, 0xfe, 0x00, 0x9c]).unwrap();
+    let (code, stdout, stderr) =
+        egress_probe(&["merge", "--format", "json", dir.path().to_str().unwrap()]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["reports"], 1);
+    assert!(stdout.contains("bin.json: not text, skipped"), "{stdout}");
+}

@@ -729,3 +729,23 @@ fn start_in_milliseconds_is_a_bad_line_not_a_time() {
     assert_eq!(report["bad_lines"], 1);
     assert_eq!(report["records"], 0);
 }
+
+#[test]
+fn a_directory_link_back_up_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("sub")).unwrap();
+    std::fs::write(
+        logs.join("a.log"),
+        "2 123456789012 eni-1 10.0.0.1 52.92.16.1 5 80 6 1 40 1700000000 1700000060 ACCEPT OK\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..", logs.join("sub").join("loop")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args(["flowlogs", "--format", "json", logs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["records"], 1, "each file once");
+    assert_eq!(report["files"].as_array().unwrap().len(), 1);
+}

@@ -85,7 +85,10 @@ fn walk(dir: &Path, sources: &mut Vec<Source>) -> anyhow::Result<()> {
     entries.sort();
 
     for path in entries {
-        if path.is_dir() {
+        // A symbolic link to a directory is not followed: a link back up would loop, and the
+        // S3 delivery layout has none.
+        let linked_dir = path.is_symlink() && path.is_dir();
+        if path.is_dir() && !linked_dir {
             walk(&path, sources)?;
         } else if path.is_file() {
             sources.push(Source::File(path));
