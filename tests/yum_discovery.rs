@@ -565,7 +565,11 @@ fn policy_names_exactly_the_repository_buckets() {
     let fixed = policy::build(&defaulted, "eu-central-1", account);
     assert_eq!(
         fixed.statements[1].body["Resource"],
-        serde_json::json!(["arn:aws:s3:::amazonlinux.eu-central-1.amazonaws.com/*"])
+        serde_json::json!([
+            "arn:aws:s3:::amazonlinux.eu-central-1.amazonaws.com/*",
+            "arn:aws:s3:::amazonlinux-2-repos-eu-central-1/*"
+        ]),
+        "AWS's own Amazon Linux 2 endpoint policy grants both buckets"
     );
     assert!(
         fixed
