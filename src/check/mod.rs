@@ -282,11 +282,9 @@ async fn check(
         (None, Some(region)) => (Some(region.clone()), "imds"),
         (None, None) => (None, "none"),
     };
-    let domain = imds
-        .facts
-        .domain
-        .clone()
-        .unwrap_or_else(|| partition_domain(region.as_deref()).to_string());
+    let domain = imds.facts.domain.clone().unwrap_or_else(|| {
+        crate::yum::buckets::dns_suffix(region.as_deref().unwrap_or("")).to_string()
+    });
     let context = catalog::Context {
         region: region.clone(),
         domain: domain.clone(),
@@ -317,7 +315,11 @@ async fn check(
             skipped.push("--sign: no region known to sign for".into());
             None
         }
-        (true, Some(region)) => match imds::role_credentials(&imds_config).await {
+        (true, Some(region)) => match budget
+            .run(imds::role_credentials(&imds_config))
+            .await
+            .unwrap_or_else(|class| Err(format!("no credentials from IMDS ({})", class.as_str())))
+        {
             Ok(credentials) => Some((credentials, region.clone())),
             Err(why) => {
                 skipped.push(format!("--sign: {why}; requests go unsigned"));
@@ -481,17 +483,6 @@ fn ranges_facts(loaded: &crate::aws::source::Loaded) -> RangesFacts {
     }
 }
 
-/// The DNS suffix of the partition a region belongs to.
-pub fn partition_domain(region: Option<&str>) -> &'static str {
-    match region {
-        Some(region) if region.starts_with("cn-") => "amazonaws.com.cn",
-        Some(region) if region.starts_with("us-iso-") => "c2s.ic.gov",
-        Some(region) if region.starts_with("us-isob-") => "sc2s.sgov.gov",
-        Some(region) if region.starts_with("eusc-") => "amazonaws.eu",
-        _ => "amazonaws.com",
-    }
-}
-
 /// Proxy variables set in the environment, credentials hidden.
 fn proxy_environment() -> Vec<String> {
     const NAMES: &[&str] = &[
@@ -555,8 +546,9 @@ mod tests {
 
     #[test]
     fn partition_follows_the_region() {
-        assert_eq!(partition_domain(Some("cn-north-1")), "amazonaws.com.cn");
-        assert_eq!(partition_domain(Some("us-gov-west-1")), "amazonaws.com");
-        assert_eq!(partition_domain(None), "amazonaws.com");
+        use crate::yum::buckets::dns_suffix;
+        assert_eq!(dns_suffix("cn-north-1"), "amazonaws.com.cn");
+        assert_eq!(dns_suffix("us-gov-west-1"), "amazonaws.com");
+        assert_eq!(dns_suffix(""), "amazonaws.com");
     }
 }
