@@ -3,7 +3,7 @@
 //! and the stream cut into lines without copying each one.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -140,6 +140,18 @@ pub fn open(source: &Source, counter: Arc<AtomicU64>) -> io::Result<Opened> {
         Encoding::Plain | Encoding::Parquet => Box::new(buffered),
     };
     Ok(Opened { encoding, reader })
+}
+
+/// Opens the bytes in `range` of the plain file `path`; `counter` adds up the bytes read.
+pub fn open_range(
+    path: &Path,
+    range: std::ops::Range<u64>,
+    counter: Arc<AtomicU64>,
+) -> io::Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path)?;
+    file.seek(io::SeekFrom::Start(range.start))?;
+    let inner: Box<dyn Read + Send> = Box::new(file.take(range.end.saturating_sub(range.start)));
+    Ok(Box::new(Counting { inner, counter }))
 }
 
 /// A reader that adds the bytes it reads to a shared counter.

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod format;
 pub mod input;
 pub mod names;
+pub mod parts;
 pub mod record;
 pub mod report;
 pub mod scan;
@@ -34,8 +35,9 @@ use crate::flowlogs::attribution::Attributor;
 use crate::flowlogs::filter::{Filter, Term};
 use crate::flowlogs::format::{Format, Origin};
 use crate::flowlogs::input::Source;
+use crate::flowlogs::parts::Split;
 use crate::flowlogs::report::Report;
-use crate::flowlogs::scan::{FileReport, ScanOptions};
+use crate::flowlogs::scan::{FileReport, PartOutcome, PartReport, ScanOptions};
 use crate::flowlogs::summary::Summary;
 
 /// Arguments of `flowlogs`.
@@ -131,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             .map_err(|err| UsageError::new(format!("--fields {err}")))?,
         strict: args.strict,
         region: args.region.clone(),
+        ..ScanOptions::default()
     };
     let ctx = context(&args)?;
     let sources = input::collect(&args.paths)?;
@@ -209,21 +212,35 @@ fn context(args: &Args) -> anyhow::Result<Context> {
 }
 
 /// Reads every source on `jobs` threads; the files in input order and the merged summary.
+/// Large plain files are read in parts, several workers to a file.
 pub fn analyse(
     sources: &[Source],
     ctx: &Context,
     options: &ScanOptions,
     jobs: usize,
 ) -> anyhow::Result<(Vec<FileReport>, Summary)> {
+    let splits = plan(sources, options, jobs);
+    let mut tasks = Vec::new();
+    for (index, _) in sources.iter().enumerate() {
+        match splits.iter().position(|split| split.source == index) {
+            Some(at) => tasks.extend(
+                (0..splits[at].plan.parts.len()).map(|part| Task::Part { split: at, part }),
+            ),
+            None => tasks.push(Task::Whole(index)),
+        }
+    }
+
     let queue = Queue {
         sources,
+        tasks,
+        splits,
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
         read: Arc::new(AtomicU64::new(0)),
         results: Mutex::new(Vec::new()),
     };
     let finished = AtomicBool::new(false);
-    let workers = jobs.clamp(1, sources.len().max(1));
+    let workers = jobs.clamp(1, queue.tasks.len().max(1));
 
     let summaries: Vec<Option<Summary>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -239,55 +256,182 @@ pub fn analyse(
         summaries
     });
 
+    let mut summary = Summary::default();
     let mut results = queue
         .results
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for split in queue.splits {
+        let source = split.source;
+        if let Some((file, part_summary)) = split.join() {
+            results.push((source, Ok(file)));
+            summary.merge(part_summary);
+        }
+    }
     results.sort_by_key(|(index, _)| *index);
     let mut files = Vec::with_capacity(results.len());
     for (_, result) in results {
         files.push(result?);
     }
-    let mut summary = Summary::default();
     for part in summaries {
         summary.merge(part.ok_or_else(|| anyhow::anyhow!("a flow-log worker failed"))?);
     }
     Ok((files, summary))
 }
 
+/// The large plain files worth reading in parts, when more than one worker may run.
+fn plan(sources: &[Source], options: &ScanOptions, jobs: usize) -> Vec<SplitFile> {
+    if jobs < 2 || options.strict {
+        return Vec::new();
+    }
+    let mut splits = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let Source::File(path) = source else {
+            continue;
+        };
+        if source
+            .size()
+            .is_none_or(|size| size < options.part_bytes * 2)
+        {
+            continue;
+        }
+        match parts::plan(path, options.part_bytes) {
+            Ok(Some(plan)) if plan.parts.len() > 1 => splits.push(SplitFile {
+                source: index,
+                results: Mutex::new((0..plan.parts.len()).map(|_| None).collect()),
+                plan,
+                abandoned: AtomicBool::new(false),
+            }),
+            Ok(_) => {}
+            // Read whole instead: the worker records why it cannot be read.
+            Err(err) => tracing::debug!(path = %path.display(), %err, "not read in parts"),
+        }
+    }
+    splits
+}
+
+/// One unit of work: a whole input, or one part of a large file.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    Whole(usize),
+    Part { split: usize, part: usize },
+}
+
+/// A file read in parts: the plan, each part's outcome, and whether it is read whole instead.
+struct SplitFile {
+    source: usize,
+    plan: Split,
+    results: Mutex<Vec<Option<(PartReport, Summary)>>>,
+    /// A header inside changed the format: one worker reads the file whole instead.
+    abandoned: AtomicBool,
+}
+
+impl SplitFile {
+    /// The file's report and tally from its parts; `None` when it was read whole instead or a
+    /// part was never read (the run stopped).
+    fn join(self) -> Option<(FileReport, Summary)> {
+        if self.abandoned.into_inner() {
+            return None;
+        }
+        let results = self
+            .results
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut reports = Vec::with_capacity(results.len());
+        let mut summary = Summary::default();
+        for result in results {
+            let (report, part) = result?;
+            reports.push(report);
+            summary.merge(part);
+        }
+        Some((scan::join(reports), summary))
+    }
+}
+
 /// The inputs shared by the workers, and what they found.
 struct Queue<'s> {
     sources: &'s [Source],
+    tasks: Vec<Task>,
+    splits: Vec<SplitFile>,
     next: AtomicUsize,
     stop: AtomicBool,
     read: Arc<AtomicU64>,
     results: Mutex<Vec<(usize, anyhow::Result<FileReport>)>>,
 }
 
-/// One worker: takes the next input until none is left (or `--strict` stopped the run).
+/// One worker: takes the next task until none is left (or `--strict` stopped the run).
 fn work(queue: &Queue<'_>, ctx: &Context, options: &ScanOptions) -> Summary {
     let mut tally = Tally::new(ctx);
     loop {
         let index = queue.next.fetch_add(1, Ordering::Relaxed);
-        if index >= queue.sources.len() || queue.stop.load(Ordering::Relaxed) {
+        if index >= queue.tasks.len() || queue.stop.load(Ordering::Relaxed) {
             break;
         }
-
-        let source = &queue.sources[index];
-        let result = scan::scan(source, options, &mut tally, queue.read.clone(), &queue.stop);
-        match &result {
-            Ok(file) => tracing::debug!(
-                path = %file.path,
-                records = file.records,
-                bad_lines = file.bad_lines,
-                format = %file.format,
-                "input read"
-            ),
-            Err(_) => queue.stop.store(true, Ordering::Relaxed),
+        match queue.tasks[index] {
+            Task::Whole(source) => whole(queue, source, options, &mut tally),
+            Task::Part { split, part } => {
+                let split = &queue.splits[split];
+                if read_part(queue, split, part, ctx, options) {
+                    whole(queue, split.source, options, &mut tally);
+                }
+            }
         }
-        lock(&queue.results).push((index, result));
     }
     tally.finish()
+}
+
+/// Reads one input in one piece into the worker's tally.
+fn whole(queue: &Queue<'_>, index: usize, options: &ScanOptions, tally: &mut Tally<'_>) {
+    let source = &queue.sources[index];
+    let result = scan::scan(source, options, tally, queue.read.clone(), &queue.stop);
+    match &result {
+        Ok(file) => tracing::debug!(
+            path = %file.path,
+            records = file.records,
+            bad_lines = file.bad_lines,
+            format = %file.format,
+            "input read"
+        ),
+        Err(_) => queue.stop.store(true, Ordering::Relaxed),
+    }
+    lock(&queue.results).push((index, result));
+}
+
+/// Reads one part of a split file into a tally of its own; true when this worker must now
+/// read the whole file instead, because a header inside it changed the format.
+fn read_part(
+    queue: &Queue<'_>,
+    split: &SplitFile,
+    part: usize,
+    ctx: &Context,
+    options: &ScanOptions,
+) -> bool {
+    if split.abandoned.load(Ordering::Relaxed) {
+        return false;
+    }
+    let Source::File(path) = &queue.sources[split.source] else {
+        return false;
+    };
+    let mut tally = Tally::new(ctx);
+    let outcome = scan::scan_part(
+        path,
+        split.plan.parts[part].clone(),
+        &split.plan.first_line,
+        options,
+        &mut tally,
+        queue.read.clone(),
+        [&queue.stop, &split.abandoned],
+    );
+    match outcome {
+        PartOutcome::Read(report) => {
+            lock(&split.results)[part] = Some((*report, tally.finish()));
+            false
+        }
+        PartOutcome::FormatChanged => {
+            tracing::debug!(path = %path.display(), "format changes inside: read whole");
+            !split.abandoned.swap(true, Ordering::Relaxed)
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -368,5 +512,119 @@ fn status(report: &Report, fail_on: &[FailOn]) -> Status {
         Status::Failing
     } else {
         Status::Clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::flowlogs::parts::PART_BYTES;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flowlogs");
+        std::fs::read(path.join(name)).unwrap()
+    }
+
+    fn context() -> Context {
+        let ranges = IpRanges::parse(&fixture("ip-ranges-small.json")[..]).unwrap();
+        Context {
+            attributor: Some(Attributor::new(ranges)),
+            source: None,
+            settings: Settings::default(),
+        }
+    }
+
+    /// The JSON report of `bytes` read by `jobs` workers in parts of `part_bytes`.
+    fn report(bytes: &[u8], jobs: usize, part_bytes: u64) -> serde_json::Value {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flows.log");
+        std::fs::write(&path, bytes).unwrap();
+        let ctx = context();
+        let options = ScanOptions {
+            region: Some("us-west-2".to_string()),
+            part_bytes,
+            ..ScanOptions::default()
+        };
+        let sources = [Source::File(path)];
+        if jobs > 1 {
+            let split = super::plan(&sources, &options, jobs);
+            assert!(split.len() == 1 && split[0].plan.parts.len() > 2);
+        }
+        let (files, summary) = analyse(&sources, &ctx, &options, jobs).unwrap();
+        let mut value = serde_json::to_value(report::build(files, &summary, &ctx, 50)).unwrap();
+        value["files"][0]["path"] = serde_json::Value::Null;
+        value
+    }
+
+    /// `body` after `head`, then `body` again `times` times with `bad` between the copies.
+    fn repeated(head: &[u8], body: &[u8], bad: &[u8], times: usize) -> Vec<u8> {
+        let mut bytes = head.to_vec();
+        for _ in 0..times {
+            bytes.extend(body);
+            bytes.extend(bad);
+        }
+        bytes
+    }
+
+    fn body_of(bytes: &[u8]) -> &[u8] {
+        let header_end = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        &bytes[header_end..]
+    }
+
+    #[test]
+    fn a_file_read_in_parts_reports_what_one_worker_reports() {
+        let v5 = fixture("v5-header.log");
+        let (head, body) = v5.split_at(v5.len() - body_of(&v5).len());
+        let bytes = repeated(head, body, b"not a record\n", 60);
+        let whole = report(&bytes, 1, PART_BYTES);
+        let parts = report(&bytes, 2, 700);
+
+        assert_eq!(whole["files"][0]["records"], 7 * 60);
+        assert_eq!(whole["files"][0]["bad_lines"], 60);
+        assert_eq!(
+            whole["files"][0]["first_bad_lines"],
+            serde_json::json!([9, 17, 25, 33, 41])
+        );
+        assert!(
+            whole["files"][0]["format"]
+                .as_str()
+                .unwrap()
+                .contains("header")
+        );
+        assert_eq!(parts, whole);
+    }
+
+    #[test]
+    fn headerless_and_repeated_header_files_split_the_same_way() {
+        let v2 = fixture("v2-default.log");
+        let headerless = repeated(b"", &v2, b"2 1 eni-1 x\n", 40);
+        assert_eq!(
+            report(&headerless, 2, 500),
+            report(&headerless, 1, PART_BYTES)
+        );
+
+        // Two deliveries of the same format, concatenated: the header repeats unchanged.
+        let v5 = fixture("v5-header.log");
+        let twice = repeated(b"", &v5, b"", 30);
+        let parts = report(&twice, 2, 600);
+        assert_eq!(parts, report(&twice, 1, PART_BYTES));
+        assert_eq!(parts["files"][0]["bad_lines"], 0);
+    }
+
+    #[test]
+    fn a_format_change_inside_a_split_file_reads_it_whole() {
+        let v2 = fixture("v2-default.log");
+        let v5 = fixture("v5-header.log");
+        let mut bytes = repeated(b"", &v2, b"", 20);
+        bytes.extend(repeated(b"", &v5, b"", 20));
+        let whole = report(&bytes, 1, PART_BYTES);
+        let parts = report(&bytes, 2, 400);
+
+        assert_eq!(parts, whole);
+        assert_eq!(whole["files"][0]["bad_lines"], 0);
+        assert_eq!(whole["files"][0]["records"], (10 + 7) * 20);
+        assert!(whole["files"][0]["format"].as_str().unwrap().contains("v5"));
     }
 }

@@ -2,6 +2,8 @@
 //! bad lines counted with the first few shown; problems with the whole file recorded.
 
 use std::borrow::Cow;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -48,7 +50,7 @@ pub struct FileReport {
 }
 
 /// The options that shape reading.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// `--fields`: the format of files without a header.
     pub fields: Option<Format>,
@@ -56,6 +58,19 @@ pub struct ScanOptions {
     pub strict: bool,
     /// `--region`: the log's region when records and path do not say.
     pub region: Option<String>,
+    /// Plain files are read in parts of about this many bytes, several cores to a file.
+    pub part_bytes: u64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            fields: None,
+            strict: false,
+            region: None,
+            part_bytes: crate::flowlogs::parts::PART_BYTES,
+        }
+    }
 }
 
 /// Reads `source` into `tally`. With `--strict`, the first bad line is an error; `stop` set by
@@ -67,22 +82,7 @@ pub fn scan(
     counter: Arc<AtomicU64>,
     stop: &AtomicBool,
 ) -> anyhow::Result<FileReport> {
-    let layout = match source {
-        Source::File(path) => input::layout(path),
-        Source::Stdin => None,
-    };
-    let default = match &options.fields {
-        Some(fields) => Cow::Borrowed(fields),
-        None => Cow::Owned(Format::default_v2()),
-    };
-    let mut report = FileReport {
-        path: source.display(),
-        format: default.describe(),
-        fields: default.names.clone(),
-        layout,
-        ..FileReport::default()
-    };
-
+    let mut report = blank(source, options);
     let opened = match input::open(source, counter) {
         Ok(opened) => opened,
         Err(err) => {
@@ -100,20 +100,8 @@ pub fn scan(
         return Ok(unread(report));
     }
 
-    let region = options
-        .region
-        .as_deref()
-        .or(report.layout.as_ref().map(|layout| layout.region.as_str()));
-    let region = tally.region_id(region);
-    let mut reader = Reader {
-        format: default,
-        unusable: None,
-        headers: 0,
-        last_line: 0,
-        strict_error: None,
-        strict: options.strict,
-    };
-
+    let region = log_region(&report, options, tally);
+    let mut reader = Reader::new(options);
     let ending = input::lines(opened.reader, |number, piece| {
         reader.last_line = number;
         if stop.load(Ordering::Relaxed) {
@@ -130,6 +118,158 @@ pub fn scan(
         ))),
         None => Ok(report),
     }
+}
+
+/// What one part of a file read in parts found.
+#[derive(Debug)]
+pub enum PartOutcome {
+    /// The part's lines were read; line numbers count from the part's start.
+    Read(Box<PartReport>),
+    /// A header line inside the file changed the format, so parts read after it cannot be
+    /// trusted: the file has to be read from the start in one piece.
+    FormatChanged,
+}
+
+/// One part of a file, as [`join`] puts them back together.
+#[derive(Debug)]
+pub struct PartReport {
+    /// The part's tally of lines, with bad line numbers counted from the part's start.
+    pub report: FileReport,
+    /// Lines in the part.
+    pub lines: u64,
+    /// A read error and the part's line it came after.
+    pub failed: Option<(u64, String)>,
+}
+
+/// Reads the lines in `range` of the plain file `path`, which starts with `first_line`, into
+/// `tally`. The first part reports the format; a header that changes it ends the read.
+pub fn scan_part(
+    path: &Path,
+    range: Range<u64>,
+    first_line: &[u8],
+    options: &ScanOptions,
+    tally: &mut Tally<'_>,
+    counter: Arc<AtomicU64>,
+    stops: [&AtomicBool; 2],
+) -> PartOutcome {
+    let source = Source::File(path.to_path_buf());
+    let mut report = blank(&source, options);
+    report.encoding = Some("plain");
+    let region = log_region(&report, options, tally);
+    let at_start = range.start == 0;
+    let reader = match input::open_range(path, range, counter) {
+        Ok(reader) => reader,
+        Err(err) => {
+            report.error = Some(format!("cannot read: {err}"));
+            return PartOutcome::Read(Box::new(PartReport {
+                report,
+                lines: 0,
+                failed: None,
+            }));
+        }
+    };
+
+    let mut state = Reader::new(options);
+    state.prime(first_line);
+    state.locked = true;
+    state.file_start = at_start;
+    if at_start {
+        state.headers = 0;
+    }
+    let ending = input::lines(reader, |number, piece| {
+        state.last_line = number;
+        if stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
+            return false;
+        }
+        state.piece(number, piece, tally, region, &mut report)
+    });
+    if state.changed {
+        return PartOutcome::FormatChanged;
+    }
+
+    let failed = match ending {
+        input::Ending::Failed { error, partial } => {
+            if partial > 0 {
+                state.bad(state.last_line + 1, BadLine::Truncated, &mut report);
+            }
+            Some((state.last_line, error.to_string()))
+        }
+        input::Ending::Done | input::Ending::Stopped => None,
+    };
+    PartOutcome::Read(Box::new(PartReport {
+        report,
+        lines: state.last_line,
+        failed,
+    }))
+}
+
+/// Puts the parts of one file back together in order: counts added, bad line numbers counted
+/// from the file's start, the first read error kept.
+pub fn join(parts: Vec<PartReport>) -> FileReport {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return FileReport::default();
+    };
+    let mut offset = first.lines;
+    let mut failed = first.failed.clone();
+    let mut joined = first.report;
+    for part in parts {
+        let report = part.report;
+        joined.records += report.records;
+        joined.nodata += report.nodata;
+        joined.skipdata += report.skipdata;
+        joined.bad_lines += report.bad_lines;
+        let shown = report
+            .first_bad_lines
+            .into_iter()
+            .zip(report.first_bad_reasons);
+        for (line, reason) in shown {
+            if joined.first_bad_lines.len() < BAD_LINES_SHOWN {
+                joined.first_bad_lines.push(offset + line);
+                joined.first_bad_reasons.push(reason);
+            }
+        }
+        joined.error = joined.error.or(report.error);
+        if failed.is_none() {
+            failed = part.failed.map(|(line, error)| (offset + line, error));
+        }
+        offset += part.lines;
+    }
+    if let Some((line, error)) = failed {
+        joined.error = Some(format!("reading stopped after line {line}: {error}"));
+    }
+    joined
+}
+
+/// The report of `source` before anything is read: the format `--fields` or the default gives.
+fn blank(source: &Source, options: &ScanOptions) -> FileReport {
+    let layout = match source {
+        Source::File(path) => input::layout(path),
+        Source::Stdin => None,
+    };
+    let (format, fields) = match &options.fields {
+        Some(fields) => (fields.describe(), fields.names.clone()),
+        None => {
+            let default = Format::default_v2();
+            (default.describe(), default.names)
+        }
+    };
+    FileReport {
+        path: source.display(),
+        format,
+        fields,
+        layout,
+        ..FileReport::default()
+    }
+}
+
+/// The region records of this input belong to when they carry none.
+fn log_region(report: &FileReport, options: &ScanOptions, tally: &mut Tally<'_>) -> Option<u32> {
+    let region = options
+        .region
+        .as_deref()
+        .or(report.layout.as_ref().map(|layout| layout.region.as_str()));
+    tally.region_id(region)
 }
 
 /// A report for an input whose records were never read: no format to speak of.
@@ -153,9 +293,40 @@ struct Reader<'o> {
     last_line: u64,
     strict_error: Option<(u64, String)>,
     strict: bool,
+    /// Reading from the first line of the file, where a header may name unknown fields only.
+    file_start: bool,
+    /// A header that changes the format stops the read (a file read in parts).
+    locked: bool,
+    /// A header changed the format while `locked`.
+    changed: bool,
 }
 
-impl Reader<'_> {
+impl<'o> Reader<'o> {
+    fn new(options: &'o ScanOptions) -> Reader<'o> {
+        Reader {
+            format: match &options.fields {
+                Some(fields) => Cow::Borrowed(fields),
+                None => Cow::Owned(Format::default_v2()),
+            },
+            unusable: None,
+            headers: 0,
+            last_line: 0,
+            strict_error: None,
+            strict: options.strict,
+            file_start: true,
+            locked: false,
+            changed: false,
+        }
+    }
+
+    /// Takes the format the file's first line sets, as a part that starts later needs it.
+    fn prime(&mut self, first_line: &[u8]) {
+        let mut scratch = FileReport::default();
+        if first_line.first().is_some_and(u8::is_ascii_lowercase) {
+            self.header(1, first_line, &mut scratch);
+        }
+    }
+
     /// Handles one line; false stops the read.
     #[inline]
     fn piece(
@@ -174,7 +345,7 @@ impl Reader<'_> {
             return true;
         }
         if line.first().is_some_and(u8::is_ascii_lowercase) && self.header(number, line, report) {
-            return true;
+            return !self.changed;
         }
         if let Some(why) = &self.unusable {
             let why = BadLine::Header(why.clone());
@@ -203,7 +374,8 @@ impl Reader<'_> {
             .filter(|t| !t.is_empty());
         let first = tokens.next().unwrap_or_default();
         let names_only = format::looks_like_name(first) && tokens.all(format::looks_like_name);
-        let first_line = report.records == 0 && report.bad_lines == 0 && self.headers == 0;
+        let first_line =
+            self.file_start && report.records == 0 && report.bad_lines == 0 && self.headers == 0;
         if first == b"timestamp,message" {
             return true;
         }
@@ -214,7 +386,12 @@ impl Reader<'_> {
 
         let text = String::from_utf8_lossy(line);
         self.headers += 1;
-        match Format::parse(&text, Origin::Header) {
+        let parsed = Format::parse(&text, Origin::Header);
+        if self.locked && !self.keeps(&parsed) {
+            self.changed = true;
+            return true;
+        }
+        match parsed {
             Ok(format) => {
                 if self.headers == 1 {
                     report.format = format.describe();
@@ -233,6 +410,14 @@ impl Reader<'_> {
             }
         }
         true
+    }
+
+    /// True when a header's outcome leaves the format as it is.
+    fn keeps(&self, parsed: &Result<Format, format::FormatError>) -> bool {
+        match parsed {
+            Ok(format) => self.unusable.is_none() && *format == *self.format,
+            Err(err) => self.unusable.as_deref() == Some(err.to_string().as_str()),
+        }
     }
 
     fn bad(&mut self, number: u64, why: BadLine, report: &mut FileReport) -> bool {
