@@ -749,3 +749,13 @@ fn a_directory_link_back_up_is_not_followed() {
     assert_eq!(report["records"], 1, "each file once");
     assert_eq!(report["files"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_region_that_is_no_region_name_is_a_usage_error() {
+    let (code, _, stderr) = run(&["--region", "us-west2", &fixture("v2-default.log")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--region `us-west2` is not a region name"),
+        "{stderr}"
+    );
+}

@@ -124,6 +124,9 @@ pub enum FailOn {
 
 /// Runs `flowlogs`.
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    if let Some(region) = &args.region {
+        crate::yum::command::checked_region(region)?;
+    }
     let options = ScanOptions {
         fields: args
             .fields
