@@ -44,3 +44,8 @@ fn the_dissector_survives_its_corpus_and_crash_cases() {
 fn frames_reassembly_and_dissection_survive_their_corpus() {
     assert!(replay("frames", fuzzing::frames) >= 2);
 }
+
+#[test]
+fn flow_log_reading_survives_its_corpus() {
+    assert!(replay("flowlogs", egress_probe::flowlogs::fuzzing::flowlogs) >= 10);
+}

@@ -122,6 +122,11 @@ pub fn open(source: &Source, counter: Arc<AtomicU64>) -> io::Result<Opened> {
         Source::Stdin => Box::new(io::stdin()),
         Source::File(path) => Box::new(File::open(path)?),
     };
+    decode(raw, counter)
+}
+
+/// Tells the encoding of `raw` by its first bytes and decodes it; `counter` adds up raw bytes.
+pub fn decode(raw: Box<dyn Read + Send>, counter: Arc<AtomicU64>) -> io::Result<Opened> {
     let mut buffered = BufReader::with_capacity(
         256 * 1024,
         Counting {

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod attribution;
 pub mod filter;
 pub mod format;
+pub mod fuzzing;
 pub mod input;
 pub mod names;
 pub mod parts;

@@ -82,8 +82,19 @@ pub fn scan(
     counter: Arc<AtomicU64>,
     stop: &AtomicBool,
 ) -> anyhow::Result<FileReport> {
+    scan_opened(source, input::open(source, counter), options, tally, stop)
+}
+
+/// Reads an input `source` already opened (or failed to open) into `tally`, as [`scan`] does.
+pub fn scan_opened(
+    source: &Source,
+    opened: std::io::Result<input::Opened>,
+    options: &ScanOptions,
+    tally: &mut Tally<'_>,
+    stop: &AtomicBool,
+) -> anyhow::Result<FileReport> {
     let mut report = blank(source, options);
-    let opened = match input::open(source, counter) {
+    let opened = match opened {
         Ok(opened) => opened,
         Err(err) => {
             report.error = Some(format!("cannot read: {err}"));
