@@ -294,6 +294,52 @@ fn nat_gateway_flows_count_once_per_interface_role() {
 }
 
 #[test]
+fn a_nat_eni_without_pkt_fields_counts_its_instance_side_legs_once() {
+    let report = json(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--nat-eni",
+        "eni-0a1b2c3d4e5f60020",
+        &fixture("nat-gateway-v2.log"),
+    ]);
+    let nat: Vec<(String, u64)> = rows(&report, "nat", &[])
+        .iter()
+        .map(|row| {
+            (
+                format!("{} {}", row["direction"], row["scope"]),
+                row["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        nat,
+        [
+            ("\"ingress\" \"aws\"".to_string(), 30_000),
+            ("\"egress\" \"aws\"".to_string(), 1_500)
+        ]
+    );
+    assert!(
+        rows(
+            &report,
+            "top",
+            &[
+                ("interface_role", "nat".into()),
+                ("scope", "private".into())
+            ]
+        )
+        .is_empty()
+    );
+    // The instance's interface (no instance-id in version 2: role unknown) and the NAT's
+    // internet side each carry the flow once.
+    for role in ["unknown", "nat"] {
+        assert_eq!(
+            one(&report, "top", &[("interface_role", role.into())])["bytes"],
+            31_500
+        );
+    }
+}
+
+#[test]
 fn cloudwatch_exports_with_timestamps_and_csv() {
     let report = json(&[
         &fixture("cloudwatch-export.log"),
@@ -758,4 +804,93 @@ fn a_region_that_is_no_region_name_is_a_usage_error() {
         stderr.contains("--region `us-west2` is not a region name"),
         "{stderr}"
     );
+}
+
+/// Writes `bytes` to a file in a fresh directory; the directory lives as long as the result.
+fn scratch(bytes: &[u8]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.log");
+    std::fs::write(&path, bytes).unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+const RECORD: &str = "2 123456789010 eni-aaaa 10.0.0.5 203.0.113.11 40000 80 6 10 1000 1700000000 1700000060 ACCEPT OK";
+
+#[test]
+fn a_word_like_first_line_is_one_bad_line_not_a_lost_file() {
+    let (_dir, path) = scratch(format!("hello world\n{RECORD}\n").as_bytes());
+    let report = json(&[&path]);
+    let file = &report["files"][0];
+    assert_eq!(
+        (file["records"].clone(), file["bad_lines"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(file["first_bad_lines"], serde_json::json!([1]));
+}
+
+#[test]
+fn a_byte_order_mark_before_the_header_is_skipped() {
+    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol \
+                  packets bytes start end action log-status";
+    let (_dir, path) = scratch(format!("\u{feff}{header}\n{RECORD}\n").as_bytes());
+    let report = json(&[&path]);
+    let file = &report["files"][0];
+    assert_eq!(
+        (file["records"].clone(), file["bad_lines"].clone()),
+        (1.into(), 0.into())
+    );
+    assert!(
+        file["format"].as_str().unwrap().starts_with("header"),
+        "{file}"
+    );
+}
+
+#[test]
+fn other_headers_are_said_once_and_a_bad_header_reason_is_short() {
+    let a = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
+             bytes start end action log-status";
+    let b = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start \
+             end action log-status";
+    let long_header = format!("srcaddr srcaddr {}", "z".repeat(5000));
+    let text = format!("{a}\n{RECORD}\n{b}\n{a}\n{b}\n{long_header}\n");
+    let (_dir, path) = scratch(text.as_bytes());
+    let report = json(&[&path]);
+    let file = &report["files"][0];
+    let format = file["format"].as_str().unwrap();
+    assert_eq!(format.matches("(and other headers)").count(), 1, "{format}");
+    let reason = file["first_bad_reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with("header names `srcaddr` twice"),
+        "{reason}"
+    );
+
+    let letters = |n: u32| -> String {
+        [n / 676, n / 26 % 26, n % 26]
+            .iter()
+            .map(|&d| char::from(b'a' + d as u8))
+            .collect()
+    };
+    let names: Vec<String> = (0..1000).map(letters).collect();
+    let (_dir, path) = scratch(format!("{}\n{RECORD}\n", names.join(" ")).as_bytes());
+    let report = json(&[&path]);
+    let reason = report["files"][0]["first_bad_reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with("header names no known flow-log field (`aaa aab"),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with('…') && reason.chars().count() < 200,
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let v2 = fixture("v2-default.log");
+    let dir = Path::new(&v2).parent().unwrap().display().to_string();
+    let once = json(&[&v2]);
+    let twice = json(&[&v2, &v2, &format!("{dir}/../flowlogs/v2-default.log")]);
+    assert_eq!(twice["records"], once["records"]);
+    assert_eq!(twice["files"].as_array().unwrap().len(), 1);
 }

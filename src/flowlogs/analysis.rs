@@ -354,13 +354,12 @@ impl<'c> Tally<'c> {
         }
 
         self.summary.disagreements += 1;
-        if self.summary.disagreement_examples.len() < summary::EXAMPLES {
+        let field = String::from_utf8_lossy(field);
+        let key = (addr, field.to_string());
+        self.summary.add_example(key, || {
             let said = published.map_or("no AWS prefix".to_string(), |s| s.join("+"));
-            self.summary.disagreement_examples.push(format!(
-                "{addr}: the record says {}, ip-ranges says {said}",
-                String::from_utf8_lossy(field)
-            ));
-        }
+            format!("{addr}: the record says {field}, ip-ranges says {said}")
+        });
     }
 
     fn passes(&self, record: &Record<'_>, remote: Remote, group: Option<u32>) -> bool {
@@ -400,10 +399,7 @@ impl<'c> Tally<'c> {
             return HolderId::Class(class);
         }
 
-        let id = self.interfaces.id(record.interface);
-        if id as usize >= self.seen.len() {
-            self.seen.resize(id as usize + 1, Seen::default());
-        }
+        let id = self.interface(record.interface);
         let seen = &mut self.seen[id as usize];
         seen.instance |= class == Class::Instance;
         seen.managed |= class == Class::Managed;
@@ -485,6 +481,70 @@ impl<'c> Tally<'c> {
             );
         }
         self.s3[index]
+    }
+
+    /// Adds the tallies of `other` (a part of a file read apart) to these, its ids renamed.
+    pub fn absorb(&mut self, other: Tally<'_>) {
+        let remote = |this: &mut Tally<'_>, remote: Remote| Remote {
+            scope: remote.scope,
+            service: this
+                .services
+                .id(other.services.name(remote.service).as_bytes()),
+            region: this
+                .regions
+                .id(other.regions.name(remote.region).as_bytes()),
+        };
+        let region =
+            |this: &mut Tally<'_>, id: u32| this.regions.id(other.regions.name(id).as_bytes());
+        let holder = |this: &mut Tally<'_>, id: HolderId| match id {
+            HolderId::Class(class) => HolderId::Class(class),
+            HolderId::Interface(id) => {
+                HolderId::Interface(this.interface(other.interfaces.name(id).as_bytes()))
+            }
+        };
+
+        for (ids, counts) in &other.rejects {
+            let reason = match ids.reason {
+                0 => 0,
+                id => self.reasons.id(other.reasons.name(id - 1).as_bytes()) + 1,
+            };
+            let key = RejectIds {
+                remote: remote(self, ids.remote),
+                reason,
+                ..*ids
+            };
+            *self.rejects.entry(key).or_default() += *counts;
+        }
+        for (&(peer, direction), counts) in &other.plaintext {
+            let key = (remote(self, peer), direction);
+            *self.plaintext.entry(key).or_default() += *counts;
+        }
+        for (&(own, peer, direction), counts) in &other.cross_region {
+            let key = (region(self, own), remote(self, peer), direction);
+            *self.cross_region.entry(key).or_default() += *counts;
+        }
+        for (&(id, path, s3_region, rewritten), counts) in &other.s3_paths {
+            let key = (holder(self, id), path, region(self, s3_region), rewritten);
+            *self.s3_paths.entry(key).or_default() += *counts;
+        }
+        for (&(id, peer, direction, rewritten), counts) in &other.talkers {
+            let key = (holder(self, id), remote(self, peer), direction, rewritten);
+            *self.talkers.entry(key).or_default() += *counts;
+        }
+        for (id, seen) in other.seen.iter().enumerate() {
+            let id = self.interface(other.interfaces.name(id as u32).as_bytes());
+            self.seen[id as usize] += *seen;
+        }
+        self.summary.merge(other.summary);
+    }
+
+    /// The id of an interface, with room for what is seen of it.
+    fn interface(&mut self, name: &[u8]) -> u32 {
+        let id = self.interfaces.id(name);
+        if id as usize >= self.seen.len() {
+            self.seen.resize(id as usize + 1, Seen::default());
+        }
+        id
     }
 
     /// The tallies under names, ready to merge with other workers'.
@@ -743,5 +803,46 @@ mod tests {
                 "Some(Egress) 22 true 1"
             ]
         );
+    }
+
+    #[test]
+    fn a_tally_absorbed_part_by_part_equals_one_tally_of_everything() {
+        let format = Format::parse(
+            "interface-id instance-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr srcport dstport \
+             protocol bytes action region traffic-path reject-reason pkt-dst-aws-service",
+            Origin::Option,
+        )
+        .unwrap();
+        let lines = [
+            "eni-a i-1 10.0.0.1 203.0.113.5 - - 40000 80 6 100 ACCEPT us-east-1 8 - -",
+            "eni-n - 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5 40500 443 6 10 ACCEPT - - - -",
+            "eni-b - 203.0.113.5 10.0.0.1 - - 443 40001 6 1 REJECT - - 5 -",
+            "eni-a i-1 10.0.0.1 198.51.100.1 - - 40000 443 6 7 ACCEPT - - - S3",
+            "eni-c i-2 10.0.0.2 203.0.113.9 - - 40000 443 6 9 ACCEPT eu-west-1 2 - -",
+        ];
+        let ctx = context(Settings::default());
+        let read = |lines: &[&str]| {
+            let mut tally = Tally::new(&ctx);
+            let region = tally.region_id(Some("us-west-2"));
+            for line in lines {
+                tally.add(&record::parse(line.as_bytes(), &format).unwrap(), region);
+            }
+            tally
+        };
+
+        let one = read(&lines).finish();
+        let mut first = read(&lines[3..]);
+        first.absorb(read(&lines[..3]));
+        let absorbed = first.finish();
+        assert_eq!(absorbed.talkers, one.talkers);
+        assert_eq!(absorbed.rejects, one.rejects);
+        assert_eq!(absorbed.plaintext, one.plaintext);
+        assert_eq!(absorbed.cross_region, one.cross_region);
+        assert_eq!(absorbed.s3_paths, one.s3_paths);
+        assert_eq!(absorbed.interfaces, one.interfaces);
+        assert_eq!(absorbed.disagreement_examples, one.disagreement_examples);
+        assert_eq!((absorbed.analysed, one.analysed), (5, 5));
+        assert_eq!(one.rejects.len(), 1);
+        assert_eq!(one.cross_region.len(), 3);
     }
 }

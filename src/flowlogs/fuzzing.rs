@@ -2,7 +2,6 @@
 //! corpus: hostile bytes read as a flow-log file, analysed and reported, no panic out.
 
 use std::io::Cursor;
-use std::sync::atomic::AtomicBool;
 
 use crate::aws::ipranges::IpRanges;
 use crate::flowlogs::analysis::{Context, Settings, Tally};
@@ -50,8 +49,8 @@ pub fn flowlogs(data: &[u8]) {
 
     let mut tally = Tally::new(&ctx);
     let opened = input::decode(Box::new(Cursor::new(body.to_vec())), Default::default());
-    let stop = AtomicBool::new(false);
-    let Ok(file) = scan::scan_opened(&Source::Stdin, opened, &options, &mut tally, &stop) else {
+    let stop = scan::Stop::never();
+    let Ok(file) = scan::scan_opened(&Source::Stdin, opened, &options, &mut tally, stop) else {
         return;
     };
     assert!(file.first_bad_lines.len() <= scan::BAD_LINES_SHOWN);

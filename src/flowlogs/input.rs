@@ -46,8 +46,22 @@ impl Source {
     }
 }
 
-/// The inputs named on the command line, directories expanded in name order.
+/// The inputs named on the command line, directories expanded in name order; a file named
+/// twice (or named and also found in a directory given) is read once.
 pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+    let mut seen = std::collections::HashSet::new();
+    let sources = named(paths)?
+        .into_iter()
+        .filter(|source| match source {
+            Source::Stdin => true,
+            Source::File(path) => seen.insert(std::fs::canonicalize(path).unwrap_or(path.clone())),
+        })
+        .collect();
+    Ok(sources)
+}
+
+/// The inputs as named, directories expanded.
+fn named(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
     let mut sources = Vec::new();
     let mut stdin_seen = false;
     for path in paths {
@@ -458,6 +472,14 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["a.log", "b/a.log", "b/c/d.log.gz", "-"]);
+
+        let again = collect(&[
+            dir.path().join("b/a.log"),
+            dir.path().join("b/../b/a.log"),
+            dir.path().join("b"),
+        ])
+        .unwrap();
+        assert_eq!(again.len(), 2, "{again:?}");
         let missing = collect(&[dir.path().join("nope")]).unwrap_err();
         assert!(crate::exit::Status::of_error(&missing) == crate::exit::Status::Usage);
     }

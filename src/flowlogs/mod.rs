@@ -38,7 +38,7 @@ use crate::flowlogs::format::{Format, Origin};
 use crate::flowlogs::input::Source;
 use crate::flowlogs::parts::Split;
 use crate::flowlogs::report::Report;
-use crate::flowlogs::scan::{FileReport, PartOutcome, PartReport, ScanOptions};
+use crate::flowlogs::scan::{FileReport, PartOutcome, PartReport, ScanOptions, Stop};
 use crate::flowlogs::summary::Summary;
 
 /// Arguments of `flowlogs`.
@@ -216,14 +216,15 @@ fn context(args: &Args) -> anyhow::Result<Context> {
 }
 
 /// Reads every source on `jobs` threads; the files in input order and the merged summary.
-/// Large plain files are read in parts, several workers to a file.
+/// Large plain files are read in parts, several workers to a file. Under `--strict` the error
+/// is the first bad line in input order, whatever the number of workers.
 pub fn analyse(
     sources: &[Source],
     ctx: &Context,
     options: &ScanOptions,
     jobs: usize,
 ) -> anyhow::Result<(Vec<FileReport>, Summary)> {
-    let splits = plan(sources, options, jobs);
+    let splits = plan(sources, options, jobs, ctx);
     let mut tasks = Vec::new();
     for (index, _) in sources.iter().enumerate() {
         match splits.iter().position(|split| split.source == index) {
@@ -239,7 +240,7 @@ pub fn analyse(
         tasks,
         splits,
         next: AtomicUsize::new(0),
-        stop: AtomicBool::new(false),
+        failed: AtomicUsize::new(usize::MAX),
         read: Arc::new(AtomicU64::new(0)),
         results: Mutex::new(Vec::new()),
     };
@@ -260,23 +261,16 @@ pub fn analyse(
         summaries
     });
 
-    let mut summary = Summary::default();
     let mut results = queue
         .results
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    for split in queue.splits {
-        let source = split.source;
-        if let Some((file, part_summary)) = split.join() {
-            results.push((source, Ok(file)));
-            summary.merge(part_summary);
-        }
-    }
     results.sort_by_key(|(index, _)| *index);
     let mut files = Vec::with_capacity(results.len());
     for (_, result) in results {
         files.push(result?);
     }
+    let mut summary = Summary::default();
     for part in summaries {
         summary.merge(part.ok_or_else(|| anyhow::anyhow!("a flow-log worker failed"))?);
     }
@@ -284,7 +278,12 @@ pub fn analyse(
 }
 
 /// The large plain files worth reading in parts, when more than one worker may run.
-fn plan(sources: &[Source], options: &ScanOptions, jobs: usize) -> Vec<SplitFile> {
+fn plan<'c>(
+    sources: &[Source],
+    options: &ScanOptions,
+    jobs: usize,
+    ctx: &'c Context,
+) -> Vec<SplitFile<'c>> {
     if jobs < 2 || options.strict {
         return Vec::new();
     }
@@ -302,7 +301,11 @@ fn plan(sources: &[Source], options: &ScanOptions, jobs: usize) -> Vec<SplitFile
         match parts::plan(path, options.part_bytes) {
             Ok(Some(plan)) if plan.parts.len() > 1 => splits.push(SplitFile {
                 source: index,
-                results: Mutex::new((0..plan.parts.len()).map(|_| None).collect()),
+                done: Mutex::new(Done {
+                    tally: Tally::new(ctx),
+                    reports: (0..plan.parts.len()).map(|_| None).collect(),
+                    count: 0,
+                }),
                 plan,
                 abandoned: AtomicBool::new(false),
             }),
@@ -321,62 +324,67 @@ enum Task {
     Part { split: usize, part: usize },
 }
 
-/// A file read in parts: the plan, each part's outcome, and whether it is read whole instead.
-struct SplitFile {
+/// A file read in parts: the plan, what the parts read so far found, and whether it is read
+/// whole instead.
+struct SplitFile<'c> {
     source: usize,
     plan: Split,
-    results: Mutex<Vec<Option<(PartReport, Summary)>>>,
+    done: Mutex<Done<'c>>,
     /// A header inside changed the format: one worker reads the file whole instead.
     abandoned: AtomicBool,
 }
 
-impl SplitFile {
-    /// The file's report and tally from its parts; `None` when it was read whole instead or a
-    /// part was never read (the run stopped).
-    fn join(self) -> Option<(FileReport, Summary)> {
-        if self.abandoned.into_inner() {
-            return None;
-        }
-        let results = self
-            .results
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut reports = Vec::with_capacity(results.len());
-        let mut summary = Summary::default();
-        for result in results {
-            let (report, part) = result?;
-            reports.push(report);
-            summary.merge(part);
-        }
-        Some((scan::join(reports), summary))
-    }
+/// The parts of a split file read so far: their tallies added up as they finish, so that
+/// memory stays that of one tally, and their reports in order.
+struct Done<'c> {
+    tally: Tally<'c>,
+    reports: Vec<Option<PartReport>>,
+    count: usize,
 }
 
 /// The inputs shared by the workers, and what they found.
-struct Queue<'s> {
+struct Queue<'s, 'c> {
     sources: &'s [Source],
     tasks: Vec<Task>,
-    splits: Vec<SplitFile>,
+    splits: Vec<SplitFile<'c>>,
     next: AtomicUsize,
-    stop: AtomicBool,
+    /// The lowest index of an input that failed under `--strict`.
+    failed: AtomicUsize,
     read: Arc<AtomicU64>,
     results: Mutex<Vec<(usize, anyhow::Result<FileReport>)>>,
 }
 
-/// One worker: takes the next task until none is left (or `--strict` stopped the run).
-fn work(queue: &Queue<'_>, ctx: &Context, options: &ScanOptions) -> Summary {
+impl Queue<'_, '_> {
+    fn stop(&self, index: usize) -> Stop<'_> {
+        Stop {
+            failed: &self.failed,
+            index,
+            abandoned: None,
+        }
+    }
+}
+
+/// One worker: takes the next task until none is left; under `--strict`, tasks after an
+/// input that failed are skipped, those before it still read.
+fn work<'c>(queue: &Queue<'_, 'c>, ctx: &'c Context, options: &ScanOptions) -> Summary {
     let mut tally = Tally::new(ctx);
     loop {
         let index = queue.next.fetch_add(1, Ordering::Relaxed);
-        if index >= queue.tasks.len() || queue.stop.load(Ordering::Relaxed) {
+        let Some(&task) = queue.tasks.get(index) else {
             break;
-        }
-        match queue.tasks[index] {
+        };
+        match task {
             Task::Whole(source) => whole(queue, source, options, &mut tally),
             Task::Part { split, part } => {
                 let split = &queue.splits[split];
-                if read_part(queue, split, part, ctx, options) {
-                    whole(queue, split.source, options, &mut tally);
+                match read_part(queue, split, part, ctx, options) {
+                    PartDone::More => {}
+                    PartDone::Last(last) => {
+                        let (file, part_tally) = *last;
+                        tally.absorb(part_tally);
+                        lock(&queue.results).push((split.source, Ok(file)));
+                    }
+                    PartDone::ReadWhole => whole(queue, split.source, options, &mut tally),
                 }
             }
         }
@@ -385,9 +393,13 @@ fn work(queue: &Queue<'_>, ctx: &Context, options: &ScanOptions) -> Summary {
 }
 
 /// Reads one input in one piece into the worker's tally.
-fn whole(queue: &Queue<'_>, index: usize, options: &ScanOptions, tally: &mut Tally<'_>) {
+fn whole(queue: &Queue<'_, '_>, index: usize, options: &ScanOptions, tally: &mut Tally<'_>) {
+    let stop = queue.stop(index);
+    if stop.now() {
+        return;
+    }
     let source = &queue.sources[index];
-    let result = scan::scan(source, options, tally, queue.read.clone(), &queue.stop);
+    let result = scan::scan(source, options, tally, queue.read.clone(), stop);
     match &result {
         Ok(file) => tracing::debug!(
             path = %file.path,
@@ -396,26 +408,42 @@ fn whole(queue: &Queue<'_>, index: usize, options: &ScanOptions, tally: &mut Tal
             format = %file.format,
             "input read"
         ),
-        Err(_) => queue.stop.store(true, Ordering::Relaxed),
+        Err(_) => {
+            queue.failed.fetch_min(index, Ordering::Relaxed);
+        }
     }
     lock(&queue.results).push((index, result));
 }
 
-/// Reads one part of a split file into a tally of its own; true when this worker must now
-/// read the whole file instead, because a header inside it changed the format.
-fn read_part(
-    queue: &Queue<'_>,
-    split: &SplitFile,
+/// What became of a part once read.
+enum PartDone<'c> {
+    /// Other parts of the file are still to come (or the file is read whole elsewhere).
+    More,
+    /// This was the last part: the file's report and tally.
+    Last(Box<(FileReport, Tally<'c>)>),
+    /// A header inside changed the format: this worker reads the file whole.
+    ReadWhole,
+}
+
+/// Reads one part of a split file and adds it to what the file's other parts found.
+fn read_part<'c>(
+    queue: &Queue<'_, 'c>,
+    split: &SplitFile<'c>,
     part: usize,
-    ctx: &Context,
+    ctx: &'c Context,
     options: &ScanOptions,
-) -> bool {
-    if split.abandoned.load(Ordering::Relaxed) {
-        return false;
-    }
+) -> PartDone<'c> {
     let Source::File(path) = &queue.sources[split.source] else {
-        return false;
+        return PartDone::More;
     };
+    let stop = Stop {
+        abandoned: Some(&split.abandoned),
+        ..queue.stop(split.source)
+    };
+    if stop.now() {
+        return PartDone::More;
+    }
+
     let mut tally = Tally::new(ctx);
     let outcome = scan::scan_part(
         path,
@@ -424,18 +452,36 @@ fn read_part(
         options,
         &mut tally,
         queue.read.clone(),
-        [&queue.stop, &split.abandoned],
+        stop,
     );
-    match outcome {
-        PartOutcome::Read(report) => {
-            lock(&split.results)[part] = Some((*report, tally.finish()));
-            false
-        }
+    let report = match outcome {
+        PartOutcome::Read(report) => report,
         PartOutcome::FormatChanged => {
             tracing::debug!(path = %path.display(), "format changes inside: read whole");
-            !split.abandoned.swap(true, Ordering::Relaxed)
+            if split.abandoned.swap(true, Ordering::Relaxed) {
+                return PartDone::More;
+            }
+            lock(&split.done).tally = Tally::new(ctx);
+            return PartDone::ReadWhole;
         }
+    };
+
+    let mut done = lock(&split.done);
+    if split.abandoned.load(Ordering::Relaxed) {
+        return PartDone::More;
     }
+    done.tally.absorb(tally);
+    done.reports[part] = Some(*report);
+    done.count += 1;
+    if done.count < done.reports.len() {
+        return PartDone::More;
+    }
+    let reports = std::mem::take(&mut done.reports)
+        .into_iter()
+        .flatten()
+        .collect();
+    let file_tally = std::mem::replace(&mut done.tally, Tally::new(ctx));
+    PartDone::Last(Box::new((scan::join(reports), file_tally)))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -552,14 +598,24 @@ mod tests {
             ..ScanOptions::default()
         };
         let sources = [Source::File(path)];
-        if jobs > 1 {
-            let split = super::plan(&sources, &options, jobs);
-            assert!(split.len() == 1 && split[0].plan.parts.len() > 2);
-        }
         let (files, summary) = analyse(&sources, &ctx, &options, jobs).unwrap();
         let mut value = serde_json::to_value(report::build(files, &summary, &ctx, 50)).unwrap();
         value["files"][0]["path"] = serde_json::Value::Null;
         value
+    }
+
+    /// How many parts `bytes` is read in, in parts of about `part_bytes`.
+    fn parts(bytes: &[u8], part_bytes: u64) -> usize {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flows.log");
+        std::fs::write(&path, bytes).unwrap();
+        let options = ScanOptions {
+            part_bytes,
+            ..ScanOptions::default()
+        };
+        let ctx = context();
+        let splits = super::plan(&[Source::File(path)], &options, 2, &ctx);
+        splits.first().map_or(1, |split| split.plan.parts.len())
     }
 
     /// `body` after `head`, then `body` again `times` times with `bad` between the copies.
@@ -584,6 +640,7 @@ mod tests {
         let bytes = repeated(head, body, b"not a record\n", 60);
         let whole = report(&bytes, 1, PART_BYTES);
         let parts = report(&bytes, 2, 700);
+        assert!(super::tests::parts(&bytes, 700) > 10);
 
         assert_eq!(whole["files"][0]["records"], 7 * 60);
         assert_eq!(whole["files"][0]["bad_lines"], 60);
@@ -604,6 +661,7 @@ mod tests {
     fn headerless_and_repeated_header_files_split_the_same_way() {
         let v2 = fixture("v2-default.log");
         let headerless = repeated(b"", &v2, b"2 1 eni-1 x\n", 40);
+        assert!(parts(&headerless, 500) > 10);
         assert_eq!(
             report(&headerless, 2, 500),
             report(&headerless, 1, PART_BYTES)
@@ -624,11 +682,67 @@ mod tests {
         let mut bytes = repeated(b"", &v2, b"", 20);
         bytes.extend(repeated(b"", &v5, b"", 20));
         let whole = report(&bytes, 1, PART_BYTES);
-        let parts = report(&bytes, 2, 400);
-
-        assert_eq!(parts, whole);
+        assert!(super::tests::parts(&bytes, 400) > 10);
+        assert_eq!(report(&bytes, 2, 400), whole);
         assert_eq!(whole["files"][0]["bad_lines"], 0);
         assert_eq!(whole["files"][0]["records"], (10 + 7) * 20);
         assert!(whole["files"][0]["format"].as_str().unwrap().contains("v5"));
+    }
+
+    #[test]
+    fn an_overlong_first_line_is_no_header_in_parts_either() {
+        let v2 = fixture("v2-default.log");
+        let mut bytes = vec![b'x'; input::MAX_LINE + 1];
+        bytes.push(b'\n');
+        bytes.extend(v2.repeat(200));
+        assert!(parts(&bytes, 20_000) > 5);
+        let whole = report(&bytes, 1, PART_BYTES);
+        assert_eq!(whole["files"][0]["records"], 2000);
+        assert_eq!(whole["files"][0]["bad_lines"], 1);
+        assert_eq!(report(&bytes, 2, 20_000), whole);
+    }
+
+    #[test]
+    fn a_names_only_header_after_a_long_blank_start_is_read_in_one_piece() {
+        let mut bytes = vec![b'\n'; input::MAX_LINE + 10];
+        bytes.extend(
+            b"x-note version account-id interface-id srcaddr dstaddr srcport dstport protocol \
+              packets bytes start end action log-status\n",
+        );
+        let mut records = Vec::new();
+        for line in fixture("v2-default.log").split(|&b| b == b'\n') {
+            if !line.is_empty() {
+                records.extend(b"n ");
+                records.extend(line);
+                records.push(b'\n');
+            }
+        }
+        bytes.extend(records.repeat(101));
+        let whole = report(&bytes, 1, PART_BYTES);
+        assert_eq!(whole["files"][0]["bad_lines"], 0);
+        assert_eq!(whole["files"][0]["records"], 1010);
+        assert_eq!(report(&bytes, 2, 5_000), whole);
+    }
+
+    #[test]
+    fn strict_blames_the_first_bad_line_in_input_order_whatever_the_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let late = dir.path().join("late.log");
+        let early = dir.path().join("early.log");
+        let mut bytes = fixture("v2-default.log").repeat(3000);
+        bytes.extend(b"2 1 eni-1 x\n");
+        std::fs::write(&late, bytes).unwrap();
+        std::fs::write(&early, b"2 1 eni-1 x\n").unwrap();
+
+        let ctx = context();
+        let options = ScanOptions {
+            strict: true,
+            ..ScanOptions::default()
+        };
+        let sources = [Source::File(late), Source::File(early)];
+        for jobs in [1, 2, 2, 2] {
+            let err = analyse(&sources, &ctx, &options, jobs).unwrap_err();
+            assert!(err.to_string().contains("late.log:30001:"), "{jobs}: {err}");
+        }
     }
 }

@@ -42,9 +42,8 @@ pub fn plan(path: &Path, part_bytes: u64) -> io::Result<Option<Split>> {
     if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"PAR1") {
         return Ok(None);
     }
-    let first_line = match memchr::memchr(b'\n', &head) {
-        Some(end) => head[..end].strip_suffix(b"\r").unwrap_or(&head[..end]),
-        None => &[][..],
+    let Some(first_line) = first_line(&head) else {
+        return Ok(None);
     };
 
     let count = size.div_ceil(part_bytes);
@@ -67,6 +66,25 @@ pub fn plan(path: &Path, part_bytes: u64) -> io::Result<Option<Split>> {
         first_line: first_line.to_vec(),
         parts,
     }))
+}
+
+/// The first line of `head` that is not blank, which decides whether the file has a header;
+/// empty when it is too long to be one; `None` when `head` ends before that line does.
+fn first_line(head: &[u8]) -> Option<&[u8]> {
+    let mut rest = head;
+    loop {
+        let Some(end) = memchr::memchr(b'\n', rest) else {
+            return (rest.len() > MAX_LINE).then_some(&[]);
+        };
+        let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+        if line.len() > MAX_LINE {
+            return Some(&[]);
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            return Some(line);
+        }
+        rest = &rest[end + 1..];
+    }
 }
 
 /// The offset just past the first newline at or after `offset - 1`, so that a line starting
@@ -134,8 +152,25 @@ mod tests {
         parquet.extend([0u8; 5000]);
         assert_eq!(split(&parquet, 1000), None);
 
-        let plan = split(&[b'x'; 5000], 1000).unwrap();
-        assert_eq!((plan.parts.len(), plan.parts[0].clone()), (1, 0..5000));
-        assert!(plan.first_line.is_empty());
+        // One line, too long to be a record: one part, no header.
+        let plan = split(&vec![b'x'; MAX_LINE + 5000], 1000).unwrap();
+        assert_eq!((plan.parts.len(), plan.first_line.len()), (1, 0));
+    }
+
+    #[test]
+    fn the_first_line_is_the_first_not_blank_and_never_an_overlong_one() {
+        let mut bytes = b"\n \r\n\t\nversion srcaddr\n".to_vec();
+        bytes.extend(b"2 10.0.0.1\n".repeat(500));
+        assert_eq!(split(&bytes, 1000).unwrap().first_line, b"version srcaddr");
+
+        let mut long = vec![b'x'; MAX_LINE + 1];
+        long.extend(b"\r\nversion srcaddr\n");
+        long.extend(b"2 10.0.0.1\n".repeat(20_000));
+        assert!(split(&long, 50_000).unwrap().first_line.is_empty());
+
+        // Blank lines past the first 64 KiB: read whole, as nothing says what the header is.
+        let mut blank = vec![b'\n'; MAX_LINE + 10];
+        blank.extend(b"version srcaddr\n".repeat(100));
+        assert_eq!(split(&blank, 1000), None);
     }
 }

@@ -249,9 +249,10 @@ pub fn role(interface: &str, seen: Seen, ctx: &Context) -> Role {
 }
 
 /// True for the records a NAT interface logs twice: a NATed flow crosses the NAT's interface
-/// on the instance side (addresses rewritten) and on the remote side; only the latter counts.
-fn counted_twice(role: Role, rewritten: bool) -> bool {
-    matches!(role, Role::Nat(_)) && rewritten
+/// on the instance side (addresses rewritten, or, where the format has no `pkt-*` fields, a
+/// private remote) and on the remote side; only the latter counts.
+fn counted_twice(role: Role, rewritten: bool, remote: Scope) -> bool {
+    matches!(role, Role::Nat(_)) && (rewritten || remote == Scope::Private)
 }
 
 /// Builds the report from the files read and the merged summary.
@@ -322,7 +323,7 @@ fn attribution(summary: &Summary, ctx: &Context) -> Attribution {
         sync_token: ranges.and_then(|r| r.sync_token.clone()),
         create_date: ranges.and_then(|r| r.create_date.clone()),
         disagreements: summary.disagreements,
-        disagreement_examples: summary.disagreement_examples.clone(),
+        disagreement_examples: summary.disagreement_examples.values().cloned().collect(),
     }
 }
 
@@ -421,7 +422,7 @@ fn s3_paths(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<PathRow
     let mut grouped: BTreeMap<(&'static str, Option<u8>, &str), Counts> = BTreeMap::new();
     for (key, counts) in &summary.s3_paths {
         let role = role_of(&key.holder);
-        if counted_twice(role, key.rewritten) {
+        if counted_twice(role, key.rewritten, Scope::Aws) {
             continue;
         }
         let role = role.name();
@@ -446,7 +447,7 @@ fn nat(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<NatRow> {
         .talkers
         .iter()
         .filter_map(|(key, counts)| match (role_of(&key.holder), &key.holder) {
-            (Role::Nat(_), _) if key.rewritten => None,
+            (role @ Role::Nat(_), _) if counted_twice(role, key.rewritten, key.peer.scope) => None,
             (Role::Nat(recognised_by), Holder::Interface(name)) => Some(NatRow {
                 interface_id: name.clone(),
                 recognised_by,
@@ -467,7 +468,7 @@ fn talkers(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role, top: usize) -> 
     let mut grouped: BTreeMap<(&'static str, &Peer), (Counts, u64, u64)> = BTreeMap::new();
     for (key, counts) in &summary.talkers {
         let role = role_of(&key.holder);
-        if counted_twice(role, key.rewritten) {
+        if counted_twice(role, key.rewritten, key.peer.scope) {
             continue;
         }
         let entry = grouped.entry((role.name(), &key.peer)).or_default();

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -73,14 +73,49 @@ impl Default for ScanOptions {
     }
 }
 
-/// Reads `source` into `tally`. With `--strict`, the first bad line is an error; `stop` set by
-/// another worker ends the read early.
+/// When a read ends early: an earlier input failed under `--strict`, or a file read in parts
+/// is being read whole instead.
+#[derive(Debug, Clone, Copy)]
+pub struct Stop<'a> {
+    /// The lowest index of an input that failed under `--strict` (`usize::MAX` for none).
+    pub failed: &'a AtomicUsize,
+    /// The index of the input being read.
+    pub index: usize,
+    /// Set when the file is read whole instead of in parts.
+    pub abandoned: Option<&'a AtomicBool>,
+}
+
+/// No input has failed.
+static NONE_FAILED: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+impl Stop<'_> {
+    /// A read that only ends with its input.
+    pub fn never() -> Stop<'static> {
+        Stop {
+            failed: &NONE_FAILED,
+            index: 0,
+            abandoned: None,
+        }
+    }
+
+    /// True when the read should end now.
+    #[inline]
+    pub fn now(&self) -> bool {
+        self.failed.load(Ordering::Relaxed) < self.index
+            || self
+                .abandoned
+                .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+}
+
+/// Reads `source` into `tally`. With `--strict`, the first bad line is an error; `stop` ends
+/// the read early.
 pub fn scan(
     source: &Source,
     options: &ScanOptions,
     tally: &mut Tally<'_>,
     counter: Arc<AtomicU64>,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
 ) -> anyhow::Result<FileReport> {
     scan_opened(source, input::open(source, counter), options, tally, stop)
 }
@@ -91,7 +126,7 @@ pub fn scan_opened(
     opened: std::io::Result<input::Opened>,
     options: &ScanOptions,
     tally: &mut Tally<'_>,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
 ) -> anyhow::Result<FileReport> {
     let mut report = blank(source, options);
     let opened = match opened {
@@ -115,7 +150,7 @@ pub fn scan_opened(
     let mut reader = Reader::new(options);
     let ending = input::lines(opened.reader, |number, piece| {
         reader.last_line = number;
-        if stop.load(Ordering::Relaxed) {
+        if stop.now() {
             return false;
         }
         reader.piece(number, piece, tally, region, &mut report)
@@ -161,7 +196,7 @@ pub fn scan_part(
     options: &ScanOptions,
     tally: &mut Tally<'_>,
     counter: Arc<AtomicU64>,
-    stops: [&AtomicBool; 2],
+    stop: Stop<'_>,
 ) -> PartOutcome {
     let source = Source::File(path.to_path_buf());
     let mut report = blank(&source, options);
@@ -189,7 +224,7 @@ pub fn scan_part(
     }
     let ending = input::lines(reader, |number, piece| {
         state.last_line = number;
-        if stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
+        if stop.now() {
             return false;
         }
         state.piece(number, piece, tally, region, &mut report)
@@ -292,6 +327,21 @@ fn unread(report: FileReport) -> FileReport {
     }
 }
 
+/// The UTF-8 byte order mark some editors and exports put before the first line.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Added to a file's format when a later header changes it.
+const OTHER_HEADERS: &str = " (and other headers)";
+
+/// A reason cut to a length a report can show.
+fn shortened(why: &str) -> String {
+    const SHOWN: usize = 120;
+    match why.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &why[..end]),
+        None => why.to_string(),
+    }
+}
+
 /// The message for Parquet input.
 const PARQUET: &str = "Parquet flow logs are not supported yet: deliver the flow log to S3 as \
                        text (the default file format) or export it from CloudWatch Logs";
@@ -299,7 +349,6 @@ const PARQUET: &str = "Parquet flow logs are not supported yet: deliver the flow
 /// The state of reading one input.
 struct Reader<'o> {
     format: Cow<'o, Format>,
-    unusable: Option<String>,
     headers: u32,
     last_line: u64,
     strict_error: Option<(u64, String)>,
@@ -319,7 +368,6 @@ impl<'o> Reader<'o> {
                 Some(fields) => Cow::Borrowed(fields),
                 None => Cow::Owned(Format::default_v2()),
             },
-            unusable: None,
             headers: 0,
             last_line: 0,
             strict_error: None,
@@ -330,11 +378,13 @@ impl<'o> Reader<'o> {
         }
     }
 
-    /// Takes the format the file's first line sets, as a part that starts later needs it.
+    /// Takes the format the file's first line that is not blank sets, as a part that starts
+    /// later needs it.
     fn prime(&mut self, first_line: &[u8]) {
         let mut scratch = FileReport::default();
-        if first_line.first().is_some_and(u8::is_ascii_lowercase) {
-            self.header(1, first_line, &mut scratch);
+        let line = first_line.strip_prefix(BOM).unwrap_or(first_line);
+        if line.first().is_some_and(u8::is_ascii_lowercase) {
+            self.header(1, line, &mut scratch);
         }
     }
 
@@ -350,6 +400,9 @@ impl<'o> Reader<'o> {
     ) -> bool {
         let line = match piece {
             Piece::TooLong => return self.bad(number, BadLine::TooLong, report),
+            Piece::Line(line) if number == 1 && self.file_start => {
+                line.strip_prefix(BOM).unwrap_or(line)
+            }
             Piece::Line(line) => line,
         };
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -357,10 +410,6 @@ impl<'o> Reader<'o> {
         }
         if line.first().is_some_and(u8::is_ascii_lowercase) && self.header(number, line, report) {
             return !self.changed;
-        }
-        if let Some(why) = &self.unusable {
-            let why = BadLine::Header(why.clone());
-            return self.bad(number, why, report);
         }
 
         match record::parse(line, &self.format) {
@@ -397,38 +446,25 @@ impl<'o> Reader<'o> {
 
         let text = String::from_utf8_lossy(line);
         self.headers += 1;
-        let parsed = Format::parse(&text, Origin::Header);
-        if self.locked && !self.keeps(&parsed) {
-            self.changed = true;
-            return true;
-        }
-        match parsed {
+        match Format::parse(&text, Origin::Header) {
+            Ok(format) if self.locked && format != *self.format => self.changed = true,
             Ok(format) => {
                 if self.headers == 1 {
                     report.format = format.describe();
                     report.fields = format.names.clone();
                     report.unknown_fields = format.unknown.clone();
-                } else if format != *self.format {
-                    report.format = format!("{} (and other headers)", report.format);
+                } else if format != *self.format && !report.format.ends_with(OTHER_HEADERS) {
+                    report.format.push_str(OTHER_HEADERS);
                 }
                 self.format = Cow::Owned(format);
-                self.unusable = None;
             }
+            // Not a usable header: a bad line, and the lines after it keep the format they had.
             Err(err) => {
-                let why = err.to_string();
-                self.bad(number, BadLine::Header(why.clone()), report);
-                self.unusable = Some(why);
+                let why = shortened(&err.to_string());
+                self.bad(number, BadLine::Header(why), report);
             }
         }
         true
-    }
-
-    /// True when a header's outcome leaves the format as it is.
-    fn keeps(&self, parsed: &Result<Format, format::FormatError>) -> bool {
-        match parsed {
-            Ok(format) => self.unusable.is_none() && *format == *self.format,
-            Err(err) => self.unusable.as_deref() == Some(err.to_string().as_str()),
-        }
     }
 
     fn bad(&mut self, number: u64, why: BadLine, report: &mut FileReport) -> bool {

@@ -2,6 +2,7 @@
 //! merge into one, and the reports read them in a stable order.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::ops::AddAssign;
 
 use crate::flowlogs::record::Direction;
@@ -187,8 +188,9 @@ pub struct Summary {
     pub last_end: Option<u64>,
     /// Records whose `pkt-*-aws-service` disagreed with ip-ranges.
     pub disagreements: u64,
-    /// The first few disagreements, described.
-    pub disagreement_examples: Vec<String>,
+    /// A few disagreements, described: those of the lowest addresses, so that the same input
+    /// gives the same examples however many workers read it.
+    pub disagreement_examples: BTreeMap<(IpAddr, String), String>,
     /// REJECT groups.
     pub rejects: BTreeMap<RejectKey, Counts>,
     /// Accepted TCP port 80 to or from AWS.
@@ -207,6 +209,25 @@ pub struct Summary {
 pub const EXAMPLES: usize = 3;
 
 impl Summary {
+    /// Keeps the example of `key` (an address and what the record said) when it is among the
+    /// `EXAMPLES` lowest; `describe` runs only then.
+    pub fn add_example(&mut self, key: (IpAddr, String), describe: impl FnOnce() -> String) {
+        let examples = &mut self.disagreement_examples;
+        let full = examples.len() >= EXAMPLES;
+        if examples.contains_key(&key)
+            || (full
+                && examples
+                    .last_key_value()
+                    .is_some_and(|(last, _)| *last < key))
+        {
+            return;
+        }
+        examples.insert(key, describe());
+        if examples.len() > EXAMPLES {
+            examples.pop_last();
+        }
+    }
+
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: Summary) {
         self.analysed += other.analysed;
@@ -217,10 +238,8 @@ impl Summary {
         self.first_start = min_some(self.first_start, other.first_start);
         self.last_end = self.last_end.max(other.last_end);
         self.disagreements += other.disagreements;
-        for example in other.disagreement_examples {
-            if self.disagreement_examples.len() < EXAMPLES {
-                self.disagreement_examples.push(example);
-            }
+        for (key, example) in other.disagreement_examples {
+            self.add_example(key, || example);
         }
 
         add_all(&mut self.rejects, other.rejects);
@@ -272,7 +291,8 @@ mod tests {
             first_start: Some(50),
             last_end: Some(150),
             disagreements: 1,
-            disagreement_examples: vec!["x".into()],
+            disagreement_examples: [(("10.0.0.9".parse().unwrap(), "S3".into()), "x".into())]
+                .into(),
             ..Summary::default()
         };
         b.plaintext.insert((peer("S3"), None), Counts::one(1, 10));
@@ -290,6 +310,29 @@ mod tests {
             }
         );
         assert_eq!(a.plaintext.len(), 2);
-        assert_eq!(a.disagreement_examples, ["x"]);
+        assert_eq!(a.disagreement_examples.values().collect::<Vec<_>>(), ["x"]);
+    }
+
+    #[test]
+    fn disagreement_examples_do_not_depend_on_the_order_records_came_in() {
+        let keys: Vec<(IpAddr, String)> = (1..=6)
+            .map(|n| (format!("192.0.2.{n}").parse().unwrap(), "S3".to_string()))
+            .collect();
+        let gather = |order: &[usize]| {
+            let mut summary = Summary::default();
+            for &index in order {
+                let key = keys[index].clone();
+                summary.add_example(key, || format!("example {index}"));
+            }
+            summary
+                .disagreement_examples
+                .into_values()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            gather(&[5, 4, 3, 2, 1, 0]),
+            ["example 0", "example 1", "example 2"]
+        );
+        assert_eq!(gather(&[0, 5, 1, 4, 2, 3]), gather(&[3, 2, 1, 0, 4, 5]));
     }
 }
