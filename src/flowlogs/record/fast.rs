@@ -1,10 +1,10 @@
 //! The fast path for the usual line: shorter than 128 bytes, its fields one space apart and
 //! all valid. The line is copied into a buffer padded with spaces, so that every 8-byte read
-//! stays in bounds; its spaces are found as one 128-bit bitmap, eight bytes per step, and its
-//! numbers and IPv4 addresses are read eight bytes at a time (SWAR), without a branch that
-//! depends on their lengths. Every other line, and every line with an invalid value or a
-//! number of more than 16 digits, is left to the general path, which gives the same records
-//! and says what is wrong with the rest.
+//! stays in bounds; its spaces are found as one 128-bit bitmap, eight bytes per step; numbers
+//! are read eight digits at a time and IPv4 octets without a branch on how many digits they
+//! have (SWAR: arithmetic on the bytes of a u64). Every other line, and every line with an
+//! invalid value or a number of more than 16 digits, is left to the general path, which gives
+//! the same records and says what is wrong with the rest.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -16,6 +16,8 @@ const LIMIT: usize = 128;
 
 /// `'0'` in every byte.
 const ZEROS: u64 = 0x3030_3030_3030_3030;
+/// A space in every byte.
+const SPACES: u64 = 0x2020_2020_2020_2020;
 /// The high bit of every byte.
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -39,7 +41,7 @@ pub(super) fn parse<'a>(line: &'a [u8], format: &Format) -> Option<Record<'a>> {
         .filter(|_| line.len() < LIMIT)?
         .copy_from_slice(line);
     let mut spans = [(0, 0); SLOTS + 1];
-    if !split(&padded, line.len(), format.column_slots(), &mut spans) {
+    if !split(line, &padded, format.column_slots(), &mut spans) {
         return None;
     }
     read(line, &padded, &spans, format)
@@ -62,19 +64,33 @@ impl Padded {
         let at = at % LIMIT;
         u64::from_le_bytes(self.0[at..at + 8].try_into().unwrap_or_default())
     }
+}
 
-    /// One bit per byte of the buffer, set for the bytes below `!`: the spaces, in a line
-    /// without tabs or other control bytes.
-    #[inline(always)]
-    fn blanks(&self) -> u128 {
-        // From the last word to the first, each shifting the ones after it up by a byte.
-        let half = |from: usize| {
-            (0..8).rev().fold(0, |bits, index| {
-                bits << 8 | byte_bits(below_bang(self.word(from + index * 8)))
-            })
-        };
-        u128::from(half(0)) | u128::from(half(64)) << 64
-    }
+/// One bit per byte of `line` and the rest of its last eight bytes, set for the bytes below
+/// `!`: the spaces, in a line without tabs or other control bytes, and the end of the line.
+/// It reads the line itself, not the padded copy that the stores have only begun to write.
+#[inline(always)]
+fn blanks(line: &[u8]) -> u128 {
+    let (words, tail) = line.as_chunks::<8>();
+    // The tail is read from the last eight bytes, shifted down, with spaces above it.
+    let last = match line.last_chunk::<8>() {
+        _ if tail.is_empty() => SPACES,
+        Some(bytes) => {
+            let gap = (8 - tail.len()) * 8;
+            u64::from_le_bytes(*bytes) >> gap | SPACES << (64 - gap)
+        }
+        None => tail
+            .iter()
+            .rev()
+            .fold(SPACES, |word, &byte| word << 8 | u64::from(byte)),
+    };
+    // From the last word to the first, each shifting the ones after it up by a byte.
+    words
+        .iter()
+        .rev()
+        .fold(u128::from(byte_bits(below_bang(last))), |bits, word| {
+            bits << 8 | u128::from(byte_bits(below_bang(u64::from_le_bytes(*word))))
+        })
 }
 
 /// The high bit of each byte of `word` that is below `!`.
@@ -92,15 +108,15 @@ fn byte_bits(mask: u64) -> u64 {
     (mask >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// Puts the span of each of the format's columns (`columns` holds their slots) of the padded
-/// line of `len` bytes into `spans`; false unless the line is exactly those fields, one space
-/// apart.
+/// Puts the span of each of the format's columns (`columns` holds their slots) in `line`
+/// into `spans`; false unless the line is exactly those fields, one space apart.
 #[inline(always)]
-fn split(padded: &Padded, len: usize, columns: &[u8], spans: &mut [Span; SLOTS + 1]) -> bool {
-    let blanks = padded.blanks();
+fn split(line: &[u8], padded: &Padded, columns: &[u8], spans: &mut [Span; SLOTS + 1]) -> bool {
+    let len = line.len();
+    let blanks = blanks(line);
     // The blanks up to the one just past the line: none first, and no two in a row.
-    let line = blanks & (2u128 << len).wrapping_sub(1);
-    if line & (line >> 1 | 1) != 0 {
+    let inside = blanks & (2u128 << len).wrapping_sub(1);
+    if inside & (inside >> 1 | 1) != 0 {
         return false;
     }
     let mut ends = blanks;
@@ -241,16 +257,27 @@ fn non_digits(word: u64) -> u32 {
     byte_bits(flags) as u32
 }
 
-/// The octet that the `count` digits from `at` spell; above 255 unless `count` is 1 to 3.
+/// For each count of digits, the multiplier that gathers them into bits 16 to 23 (see
+/// `octet`); zero for the counts an octet cannot have.
+const GATHER: [u32; 16] = {
+    let mut table = [0; 16];
+    table[1] = 1 << 16;
+    table[2] = 10 << 16 | 1 << 8;
+    table[3] = 100 << 16 | 10 << 8 | 1;
+    table
+};
+
+/// The octet that the `count` digits from `at` spell, or 256 when `count` is not 1 to 3 or
+/// the digits spell more than 255.
 #[inline(always)]
 fn octet(padded: &Padded, at: usize, count: usize) -> u32 {
-    let digits = padded.word(at) ^ ZEROS;
-    let one = (digits & 0xff) as u32;
-    let two = one * 10 + (digits >> 8 & 0xff) as u32;
-    let three = two * 10 + (digits >> 16 & 0xff) as u32;
-    // Picked with masks, not a branch: the count varies from one address to the next.
-    let pick = |wanted: usize, value: u32| value & u32::from(count == wanted).wrapping_neg();
-    pick(1, one) | pick(2, two) | pick(3, three) | u32::from(count == 0 || count > 3) << 8
+    let digits = (padded.word(at) ^ ZEROS) as u32 & 0xff_ffff;
+    // The multiply adds each digit times its weight at bit 16; the other products land
+    // above bit 23 or add up to less than 2^16 below, and bytes past `count` weigh 0.
+    let value = digits.wrapping_mul(GATHER[count % 16]) >> 16 & 0xff;
+    // Three digits spell more than 255 when, read as a big-endian number, they exceed 2 5 5.
+    let over = (count == 3) & (digits.swap_bytes() >> 8 > 0x02_0505);
+    value | u32::from(over | !(1..=3).contains(&count)) << 8
 }
 
 #[cfg(test)]
@@ -287,6 +314,62 @@ mod tests {
             let flagged = u64::from(byte < b'!');
             let expected = flagged << 15 | flagged << 39 | 0x80 << 48;
             assert_eq!(below_bang(word), expected, "{byte:#04x}");
+        }
+    }
+
+    #[test]
+    fn blanks_marks_the_spaces_and_the_bytes_after_the_line_up_to_a_word() {
+        for len in 0..LIMIT {
+            let line: Vec<u8> = (0..len)
+                .map(|at| {
+                    if at % 3 == 1 {
+                        b' '
+                    } else {
+                        b'a' + (at % 26) as u8
+                    }
+                })
+                .collect();
+            let bits = blanks(&line);
+            let covered = (len / 8 + 1) * 8;
+            for at in 0..128 {
+                let blank = line.get(at).map_or(at < covered, |&byte| byte == b' ');
+                assert_eq!(bits >> at & 1 == 1, blank, "length {len}, byte {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn octets_are_one_to_three_digits_up_to_255() {
+        let read = |text: &[u8], count: usize| octet(&padded(text), 0, count);
+        for (text, count, value) in [
+            (&b"0."[..], 1, 0),
+            (b"9.", 1, 9),
+            (b"1.234", 1, 1),
+            (b"12.34", 2, 12),
+            (b"99.", 2, 99),
+            (b"100", 3, 100),
+            (b"010", 3, 10),
+            (b"007", 3, 7),
+            (b"199", 3, 199),
+            (b"249", 3, 249),
+            (b"255 ", 3, 255),
+        ] {
+            assert_eq!(
+                read(text, count),
+                value,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        for (text, count) in [
+            (&b"256"[..], 3),
+            (b"260", 3),
+            (b"300", 3),
+            (b"999", 3),
+            (b"1234", 4),
+            (b".1", 0),
+        ] {
+            assert!(read(text, count) > 255, "{}", String::from_utf8_lossy(text));
         }
     }
 
@@ -384,7 +467,7 @@ mod tests {
         let format = Format::parse("srcaddr dstaddr srcport", Origin::Option).unwrap();
         let split_line = |line: &[u8]| {
             let mut spans = [(0, 0); SLOTS + 1];
-            let ok = split(&padded(line), line.len(), format.column_slots(), &mut spans);
+            let ok = split(line, &padded(line), format.column_slots(), &mut spans);
             ok.then_some(spans)
         };
         let spans = split_line(b"1.2.3.4 5.6.7.8 22").unwrap();
