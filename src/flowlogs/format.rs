@@ -54,8 +54,9 @@ pub enum Slot {
 /// How many slots a parsed line has.
 pub const SLOTS: usize = 21;
 
-/// Marks a column the analysis does not read.
-const UNREAD: u8 = u8::MAX;
+/// Marks a column the analysis does not read: the slot after the last, where a parser can
+/// put what it does not keep.
+const UNREAD: u8 = SLOTS as u8;
 
 /// Every documented field: its name, the version that introduced it, and its slot if read.
 pub const FIELDS: &[(&str, u8, Option<Slot>)] = &[
@@ -224,6 +225,12 @@ impl Format {
         }
     }
 
+    /// Each column's slot number in order, `SLOTS` for a column the analysis does not read.
+    #[inline]
+    pub fn column_slots(&self) -> &[u8] {
+        &self.columns
+    }
+
     /// True when some column carries `slot`.
     #[inline]
     pub fn has(&self, slot: Slot) -> bool {
@@ -289,6 +296,9 @@ mod tests {
         assert_eq!(format.slot_of(0), None);
         assert_eq!(format.slot_of(3), Some(Slot::SrcAddr as usize));
         assert_eq!(format.slot_of(13), Some(Slot::LogStatus as usize));
+        assert_eq!(format.column_slots().len(), 14);
+        assert_eq!(format.column_slots()[1], SLOTS as u8);
+        assert_eq!(format.column_slots()[3], Slot::SrcAddr as u8);
         assert!(format.has(Slot::Action));
         assert!(!format.has(Slot::PktDstAddr));
         assert_eq!(format.describe(), "default v2 (14 fields)");

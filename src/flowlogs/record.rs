@@ -1,10 +1,15 @@
 //! One flow-log line to a record: strip a CloudWatch Logs timestamp prefix, split on spaces
 //! without allocating, and parse the fields the analysis reads. `-` means not applicable.
+//! Short regular lines take the fast path in `fast`; the rest, and every line with a value
+//! the fast path does not take, go through the general `split` and `read`, which also name
+//! what is wrong.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::flowlogs::format::{Format, SLOTS, Slot};
+
+mod fast;
 
 /// `start` and `end` are Unix seconds; past 2100 a value is milliseconds or garbage.
 const MAX_EPOCH_SECONDS: u64 = 4_102_444_800;
@@ -133,7 +138,14 @@ const DASH: &[u8] = b"-";
 /// Parses one line (without its newline) in `format`.
 pub fn parse<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
     let line = strip_timestamp(line);
+    if let Some(record) = fast::parse(line, format) {
+        return Ok(record);
+    }
+    parse_general(line, format)
+}
 
+/// Parses any line (its timestamp prefix stripped), and names what makes it not a record.
+fn parse_general<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
     let mut spans: [&'a [u8]; SLOTS] = [DASH; SLOTS];
     let found = split(line, format, &mut spans);
     if found != format.len() {
