@@ -894,3 +894,25 @@ fn a_file_named_twice_is_read_once() {
     assert_eq!(twice["records"], once["records"]);
     assert_eq!(twice["files"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_terminal_escape_in_a_field_is_a_bad_line_not_table_output() {
+    let text = b"interface-id srcaddr dstaddr bytes action pkt-dst-aws-service\n\
+                 eni-1 10.0.0.1 203.0.113.11 100 ACCEPT S3\x1b[2J\x1b]0;pwned\x07\n\
+                 eni-2\x00 10.0.0.1 203.0.113.11 100 ACCEPT S3\n\
+                 eni-3 10.0.0.1 203.0.113.11 100 ACCEPT S3\n";
+    let (_dir, path) = scratch(text);
+    let (code, table, _) = run(&[&path]);
+    assert_eq!(code, 0);
+    assert!(
+        !table.contains('\x1b') && !table.contains('\0'),
+        "{table:?}"
+    );
+    let report = json(&[&path]);
+    let file = &report["files"][0];
+    assert_eq!(
+        (file["records"].clone(), file["bad_lines"].clone()),
+        (1.into(), 2.into())
+    );
+    assert_eq!(file["first_bad_reasons"][0], "binary data, not text");
+}

@@ -135,10 +135,14 @@ impl fmt::Display for BadLine {
 
 const DASH: &[u8] = b"-";
 
-/// Parses one line (without its newline) in `format`.
+/// Parses one line (without its newline) in `format`. Control bytes anywhere (other than
+/// tabs) make it binary, not a record: no field carries them into a report or a terminal.
 pub fn parse<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
     let line = strip_timestamp(line);
-    if let Some(record) = fast::parse(line, format) {
+    // The fast path takes no byte below `!`; DEL it does not look for.
+    if memchr::memchr(0x7f, line).is_none()
+        && let Some(record) = fast::parse(line, format)
+    {
         return Ok(record);
     }
     parse_general(line, format)
@@ -158,13 +162,11 @@ fn parse_general<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadL
         });
     }
 
-    typed(&spans, format).map_err(|err| {
-        if is_binary(line) {
-            BadLine::Binary
-        } else {
-            err
-        }
-    })
+    let record = typed(&spans, format);
+    if is_binary(line) {
+        return Err(BadLine::Binary);
+    }
+    record
 }
 
 /// Splits on runs of spaces or tabs, storing the columns the format reads; returns the count.
@@ -323,9 +325,13 @@ pub fn strip_timestamp(line: &[u8]) -> &[u8] {
     line
 }
 
+/// True when `line` holds a control byte other than tab, LF, VT, FF and CR. No early exit,
+/// so that the compiler can check many bytes at once.
+#[inline]
 fn is_binary(line: &[u8]) -> bool {
-    line.iter()
-        .any(|&b| b < 0x09 || (0x0e..0x20).contains(&b) || b == 0x7f)
+    line.iter().fold(false, |found, &b| {
+        found | (b < 0x09) | ((0x0e..0x20).contains(&b)) | (b == 0x7f)
+    })
 }
 
 /// An address, `Some(None)` for `-`, `None` when invalid.
@@ -681,5 +687,24 @@ mod tests {
         ] {
             assert_eq!(ipv4(bad), None, "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn control_bytes_in_a_text_field_make_the_line_binary() {
+        let format = Format::parse(
+            "interface-id srcaddr dstaddr bytes action pkt-dst-aws-service",
+            Origin::Option,
+        )
+        .unwrap();
+        for line in [
+            &b"eni-1 10.0.0.1 203.0.113.5 100 ACCEPT S3\x1b[2J\x1b]0;x\x07"[..],
+            b"eni-2\x00 10.0.0.1 203.0.113.5 100 ACCEPT S3",
+            b"eni-3 10.0.0.1 203.0.113.5 100 ACCEPT S3\x7f",
+            b"eni-4\t10.0.0.1 203.0.113.5 100 ACCEPT S\x013",
+        ] {
+            assert_eq!(parse(line, &format), Err(BadLine::Binary), "{line:?}");
+        }
+        let tabbed = b"eni-5\t10.0.0.1 203.0.113.5 100 ACCEPT S3";
+        assert_eq!(parse(tabbed, &format).unwrap().interface, b"eni-5");
     }
 }
