@@ -173,6 +173,108 @@ pub fn open_range(
     Ok(Box::new(Counting { inner, counter }))
 }
 
+/// Size of the blocks a read-ahead thread hands over.
+const BLOCK: usize = 1024 * 1024;
+
+/// Blocks decoded but not yet taken, per read-ahead thread.
+const BLOCKS_AHEAD: usize = 2;
+
+/// A reader whose input is read on a thread of its own, a few blocks ahead, so that
+/// decompressing and parsing one gzip input run on two cores.
+pub struct ReadAhead {
+    blocks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl ReadAhead {
+    /// Starts reading `inner` ahead; `inner` itself when no thread can be started.
+    pub fn spawn(inner: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+        let (sender, blocks) = std::sync::mpsc::sync_channel(BLOCKS_AHEAD);
+        let ours = Arc::new(std::sync::Mutex::new(Some(inner)));
+        let theirs = Arc::clone(&ours);
+        let started = std::thread::Builder::new()
+            .name("flowlogs-read-ahead".into())
+            .spawn(move || {
+                let reader = theirs.lock().ok().and_then(|mut reader| reader.take());
+                if let Some(reader) = reader {
+                    read_blocks(reader, &sender);
+                }
+            });
+        let fallback = match started {
+            Ok(_) => None,
+            // The thread never ran: the reader is still ours.
+            Err(err) => {
+                tracing::debug!(%err, "no read-ahead thread");
+                ours.lock().ok().and_then(|mut reader| reader.take())
+            }
+        };
+        match fallback {
+            Some(reader) => reader,
+            None => Box::new(ReadAhead {
+                blocks,
+                current: Vec::new(),
+                at: 0,
+            }),
+        }
+    }
+}
+
+/// Sends the blocks of `reader` until it ends, fails, or nobody takes them any more. The bytes
+/// read before a failure are sent before the failure.
+fn read_blocks(
+    mut reader: Box<dyn Read + Send>,
+    sender: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+) {
+    loop {
+        let mut block = vec![0u8; BLOCK];
+        let mut filled = 0;
+        let mut failure = None;
+        while filled < BLOCK {
+            match reader.read(&mut block[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        let ended = filled < BLOCK;
+        block.truncate(filled);
+        if filled > 0 && sender.send(Ok(block)).is_err() {
+            return;
+        }
+        if let Some(err) = failure {
+            let _ = sender.send(Err(err));
+            return;
+        }
+        if ended {
+            return;
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.current.len() {
+            match self.blocks.recv() {
+                Ok(Ok(block)) => {
+                    self.current = block;
+                    self.at = 0;
+                }
+                Ok(Err(err)) => return Err(err),
+                Err(_) => return Ok(0),
+            }
+        }
+        let taken = buf.len().min(self.current.len() - self.at);
+        buf[..taken].copy_from_slice(&self.current[self.at..self.at + taken]);
+        self.at += taken;
+        Ok(taken)
+    }
+}
+
 /// A reader that adds the bytes it reads to a shared counter.
 struct Counting {
     inner: Box<dyn Read + Send>,
@@ -346,7 +448,7 @@ pub fn layout(path: &Path) -> Option<Layout> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Cursor, Write};
 
     use super::*;
 
@@ -400,6 +502,30 @@ mod tests {
         opened.reader.read_to_string(&mut text).unwrap();
         assert_eq!(text, "one\ntwo\n");
         assert_eq!(counter.load(Ordering::Relaxed), bytes.len() as u64);
+    }
+
+    #[test]
+    fn read_ahead_gives_every_byte_then_the_failure_after_them() {
+        let bytes: Vec<u8> = (0..3 * BLOCK + 17).map(|n| (n % 251) as u8).collect();
+        let mut copy = Vec::new();
+        ReadAhead::spawn(Box::new(Cursor::new(bytes.clone())))
+            .read_to_end(&mut copy)
+            .unwrap();
+        assert_eq!(copy, bytes);
+
+        // A gzip stream cut short: the decoded lines come first, then the error.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        encoder.write_all(&b"a line\n".repeat(100_000)).unwrap();
+        let mut gzip = encoder.finish().unwrap();
+        gzip.truncate(gzip.len() / 2);
+        let reader = MultiGzDecoder::new(BufReader::new(Cursor::new(gzip)));
+        let mut lines = 0;
+        let ending = super::lines(ReadAhead::spawn(Box::new(reader)), |_, _| {
+            lines += 1;
+            true
+        });
+        assert!(matches!(ending, Ending::Failed { .. }), "{ending:?}");
+        assert!(lines > 1000, "{lines}");
     }
 
     #[test]

@@ -224,6 +224,11 @@ pub fn analyse(
     options: &ScanOptions,
     jobs: usize,
 ) -> anyhow::Result<(Vec<FileReport>, Summary)> {
+    // Fewer inputs than workers: a gzip input is decompressed on a core that would idle.
+    let options = &ScanOptions {
+        read_ahead: options.read_ahead || jobs > sources.len(),
+        ..options.clone()
+    };
     let splits = plan(sources, options, jobs, ctx);
     let mut tasks = Vec::new();
     for (index, _) in sources.iter().enumerate() {
@@ -744,5 +749,21 @@ mod tests {
             let err = analyse(&sources, &ctx, &options, jobs).unwrap_err();
             assert!(err.to_string().contains("late.log:30001:"), "{jobs}: {err}");
         }
+    }
+
+    #[test]
+    fn a_gzip_input_read_ahead_on_another_core_reports_the_same() {
+        use std::io::Write;
+
+        let v5 = fixture("v5-header.log");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        encoder
+            .write_all(&repeated(b"", &v5, b"x y z\n", 2000))
+            .unwrap();
+        let gzip = encoder.finish().unwrap();
+        let whole = report(&gzip, 1, PART_BYTES);
+        assert_eq!(whole["files"][0]["records"], 7 * 2000);
+        assert_eq!(whole["files"][0]["bad_lines"], 2000);
+        assert_eq!(report(&gzip, 2, PART_BYTES), whole);
     }
 }

@@ -60,6 +60,8 @@ pub struct ScanOptions {
     pub region: Option<String>,
     /// Plain files are read in parts of about this many bytes, several cores to a file.
     pub part_bytes: u64,
+    /// Decompress gzip input on a thread of its own, for when cores would otherwise idle.
+    pub read_ahead: bool,
 }
 
 impl Default for ScanOptions {
@@ -69,6 +71,7 @@ impl Default for ScanOptions {
             strict: false,
             region: None,
             part_bytes: crate::flowlogs::parts::PART_BYTES,
+            read_ahead: false,
         }
     }
 }
@@ -145,10 +148,14 @@ pub fn scan_opened(
         report.error = Some(PARQUET.to_string());
         return Ok(unread(report));
     }
+    let bytes = match opened.encoding {
+        Encoding::Gzip if options.read_ahead => input::ReadAhead::spawn(opened.reader),
+        _ => opened.reader,
+    };
 
     let region = log_region(&report, options, tally);
     let mut reader = Reader::new(options);
-    let ending = input::lines(opened.reader, |number, piece| {
+    let ending = input::lines(bytes, |number, piece| {
         reader.last_line = number;
         if stop.now() {
             return false;
