@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
 
     let rate = |time: Duration| records as f64 / time.as_secs_f64() / 1e6;
     println!(
-        "\n{:<34} {:>9} {:>14}",
+        "\n{:<38} {:>9} {:>14}",
         "phase (plain, one core)", "seconds", "M records/s"
     );
     for (name, time) in [
@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         ("lines parsed and analysed", ours),
     ] {
         println!(
-            "{name:<34} {:>9.3} {:>14.2}",
+            "{name:<38} {:>9.3} {:>14.2}",
             time.as_secs_f64(),
             rate(time)
         );
@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     let all_cores = format!("egress-probe flowlogs ({cores} cores)");
     let all_cores_gz = format!("egress-probe flowlogs (gzip, {cores} cores)");
     println!(
-        "\n{:<34} {:>9} {:>14}",
+        "\n{:<38} {:>9} {:>14}",
         "contender", "seconds", "M records/s"
     );
     for (name, time) in [
@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
         (all_cores_gz.as_str(), ours_gz_all),
     ] {
         println!(
-            "{name:<34} {:>9.3} {:>14.2}",
+            "{name:<38} {:>9.3} {:>14.2}",
             time.as_secs_f64(),
             rate(time)
         );
