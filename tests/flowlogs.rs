@@ -916,3 +916,37 @@ fn a_terminal_escape_in_a_field_is_a_bad_line_not_table_output() {
     );
     assert_eq!(file["first_bad_reasons"][0], "binary data, not text");
 }
+
+#[test]
+fn strict_fails_on_a_gzip_input_cut_at_a_line_boundary() {
+    let text = std::fs::read(fixture("v2-default.log")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+    encoder.write_all(&text).unwrap();
+    let mut bytes = encoder.finish().unwrap();
+    bytes.truncate(bytes.len() - 8);
+    let (_dir, path) = scratch(&bytes);
+    let (code, _, _) = run(&[&path]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(&["--strict", &path]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("flows.log:11:"), "{stderr}");
+}
+
+#[test]
+fn a_path_with_a_terminal_escape_is_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a\u{1b}]0;t\u{7}b.log");
+    std::fs::write(&path, b"2 1 eni-1 x\n").unwrap();
+    let dir_name = dir.path().display().to_string();
+    let (_, table, _) = run(&[&dir_name]);
+    assert!(
+        table.contains("a\\u{1b}]0;t\\u{7}b.log: 1 bad lines"),
+        "{table:?}"
+    );
+    let (code, _, stderr) = run(&["--strict", &dir_name]);
+    assert_eq!(code, 2);
+    assert!(
+        !stderr.contains('\u{1b}') && stderr.contains("\\u{1b}"),
+        "{stderr:?}"
+    );
+}

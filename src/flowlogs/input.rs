@@ -16,6 +16,9 @@ use crate::exit::UsageError;
 /// The longest line taken as a record; anything longer is a bad line.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// The UTF-8 byte order mark some editors and exports put before the first line.
+pub const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Size of the read buffer lines are cut from.
 const CHUNK: usize = 1024 * 1024;
 

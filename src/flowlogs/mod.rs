@@ -539,11 +539,12 @@ fn refuse_parquet_only(files: &[FileReport]) -> anyhow::Result<()> {
         .count();
     if parquet > 0 && parquet == files.len() {
         let message = files[0].error.clone().unwrap_or_default();
-        return Err(UsageError::new(format!("{}: {message}", files[0].path)))
-            .context("reading flow logs");
+        let path = table::printable(&files[0].path);
+        return Err(UsageError::new(format!("{path}: {message}"))).context("reading flow logs");
     }
     for file in files.iter().filter(|file| file.encoding == Some("parquet")) {
-        tracing::warn!(path = %file.path, "skipped: Parquet flow logs are not supported yet");
+        let path = table::printable(&file.path);
+        tracing::warn!(%path, "skipped: Parquet flow logs are not supported yet");
     }
     Ok(())
 }
@@ -765,5 +766,18 @@ mod tests {
         assert_eq!(whole["files"][0]["records"], 7 * 2000);
         assert_eq!(whole["files"][0]["bad_lines"], 2000);
         assert_eq!(report(&gzip, 2, PART_BYTES), whole);
+    }
+
+    #[test]
+    fn a_byte_order_mark_after_a_blank_first_line_reads_the_same_in_parts() {
+        let v5 = fixture("v5-header.log");
+        let bytes = [&b"\n\xef\xbb\xbf"[..], &repeated(b"", &v5, b"", 40)].concat();
+        assert!(parts(&bytes, 2_000) > 5);
+        let whole = report(&bytes, 1, PART_BYTES);
+        assert_eq!(report(&bytes, 2, 2_000), whole);
+        // Not on line 1, the mark makes line 2 no header: its records do not fit the default,
+        // until the next copy's header.
+        assert_eq!(whole["files"][0]["bad_lines"], 1 + 7);
+        assert_eq!(whole["files"][0]["records"], 39 * 7);
     }
 }

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::flowlogs::input::MAX_LINE;
+use crate::flowlogs::input::{BOM, MAX_LINE};
 
 /// The size of a part when `--jobs` allows more than one worker: large enough that starting
 /// one costs nothing measurable, small enough that the cores finish together.
@@ -68,10 +68,12 @@ pub fn plan(path: &Path, part_bytes: u64) -> io::Result<Option<Split>> {
     }))
 }
 
-/// The first line of `head` that is not blank, which decides whether the file has a header;
-/// empty when it is too long to be one; `None` when `head` ends before that line does.
+/// The first line of `head` that is not blank, which decides whether the file has a header
+/// (a byte order mark taken off line 1 only, as a whole read does); empty when it is too long
+/// to be one; `None` when `head` ends before that line does.
 fn first_line(head: &[u8]) -> Option<&[u8]> {
     let mut rest = head;
+    let mut first = true;
     loop {
         let Some(end) = memchr::memchr(b'\n', rest) else {
             return (rest.len() > MAX_LINE).then_some(&[]);
@@ -80,6 +82,11 @@ fn first_line(head: &[u8]) -> Option<&[u8]> {
         if line.len() > MAX_LINE {
             return Some(&[]);
         }
+        let line = match first {
+            true => line.strip_prefix(BOM).unwrap_or(line),
+            false => line,
+        };
+        first = false;
         if !line.iter().all(u8::is_ascii_whitespace) {
             return Some(line);
         }
@@ -155,6 +162,18 @@ mod tests {
         // One line, too long to be a record: one part, no header.
         let plan = split(&vec![b'x'; MAX_LINE + 5000], 1000).unwrap();
         assert_eq!((plan.parts.len(), plan.first_line.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_byte_order_mark_counts_on_line_one_only() {
+        let records = b"2 10.0.0.1\n".repeat(500);
+        let on_one = [&b"\xef\xbb\xbfversion srcaddr\n"[..], &records].concat();
+        assert_eq!(split(&on_one, 1000).unwrap().first_line, b"version srcaddr");
+        let later = [&b"\n\xef\xbb\xbfversion srcaddr\n"[..], &records].concat();
+        assert_eq!(
+            split(&later, 1000).unwrap().first_line,
+            b"\xef\xbb\xbfversion srcaddr"
+        );
     }
 
     #[test]

@@ -135,12 +135,14 @@ impl fmt::Display for BadLine {
 
 const DASH: &[u8] = b"-";
 
-/// Parses one line (without its newline) in `format`. Control bytes anywhere (other than
-/// tabs) make it binary, not a record: no field carries them into a report or a terminal.
+/// Parses one line (without its newline) in `format`. Flow-log records are ASCII: a control
+/// byte other than tab, or any byte past ASCII, makes the line binary, not a record, so that
+/// no field carries it into a report or a terminal.
 pub fn parse<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
     let line = strip_timestamp(line);
-    // The fast path takes no byte below `!`; DEL it does not look for.
-    if memchr::memchr(0x7f, line).is_none()
+    // The fast path takes no byte below `!`; DEL and bytes past ASCII it does not look for.
+    if line.is_ascii()
+        && memchr::memchr(0x7f, line).is_none()
         && let Some(record) = fast::parse(line, format)
     {
         return Ok(record);
@@ -325,12 +327,12 @@ pub fn strip_timestamp(line: &[u8]) -> &[u8] {
     line
 }
 
-/// True when `line` holds a control byte other than tab, LF, VT, FF and CR. No early exit,
-/// so that the compiler can check many bytes at once.
+/// True when `line` holds a control byte other than tab, or a byte past ASCII. No early
+/// exit, so that the compiler can check many bytes at once.
 #[inline]
-fn is_binary(line: &[u8]) -> bool {
+pub fn is_binary(line: &[u8]) -> bool {
     line.iter().fold(false, |found, &b| {
-        found | (b < 0x09) | ((0x0e..0x20).contains(&b)) | (b == 0x7f)
+        found | ((b < 0x20) & (b != b'\t')) | (b >= 0x7f)
     })
 }
 
@@ -701,6 +703,10 @@ mod tests {
             b"eni-2\x00 10.0.0.1 203.0.113.5 100 ACCEPT S3",
             b"eni-3 10.0.0.1 203.0.113.5 100 ACCEPT S3\x7f",
             b"eni-4\t10.0.0.1 203.0.113.5 100 ACCEPT S\x013",
+            b"eni-5 10.0.0.1 203.0.113.5 100 ACCEPT S3\rX",
+            b"eni-6 10.0.0.1\x0b 203.0.113.5 100 ACCEPT S3",
+            b"eni-7 10.0.0.1 203.0.113.5 100 ACCEPT S3\xc2\x9b31m",
+            b"eni-8 10.0.0.1 203.0.113.5 100 ACCEPT S3\xe2\x80\xae",
         ] {
             assert_eq!(parse(line, &format), Err(BadLine::Binary), "{line:?}");
         }

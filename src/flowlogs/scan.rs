@@ -14,6 +14,7 @@ use crate::flowlogs::analysis::Tally;
 use crate::flowlogs::format::{self, Format, Origin};
 use crate::flowlogs::input::{self, Encoding, Ending, Layout, Piece, Source};
 use crate::flowlogs::record::{self, BadLine, LogStatus};
+use crate::flowlogs::table;
 
 /// How many bad lines of a file are shown by number.
 pub const BAD_LINES_SHOWN: usize = 5;
@@ -167,7 +168,7 @@ pub fn scan_opened(
     match reader.strict_error {
         Some((number, why)) => Err(UsageError::new(format!(
             "{}:{number}: {why} (--strict)",
-            report.path
+            table::printable(&report.path)
         ))),
         None => Ok(report),
     }
@@ -334,9 +335,6 @@ fn unread(report: FileReport) -> FileReport {
     }
 }
 
-/// The UTF-8 byte order mark some editors and exports put before the first line.
-const BOM: &[u8] = b"\xef\xbb\xbf";
-
 /// Added to a file's format when a later header changes it.
 const OTHER_HEADERS: &str = " (and other headers)";
 
@@ -385,13 +383,12 @@ impl<'o> Reader<'o> {
         }
     }
 
-    /// Takes the format the file's first line that is not blank sets, as a part that starts
-    /// later needs it.
+    /// Takes the format the file's first line that is not blank sets (its byte order mark
+    /// already taken off when it is line 1), as a part that starts later needs it.
     fn prime(&mut self, first_line: &[u8]) {
         let mut scratch = FileReport::default();
-        let line = first_line.strip_prefix(BOM).unwrap_or(first_line);
-        if line.first().is_some_and(u8::is_ascii_lowercase) {
-            self.header(1, line, &mut scratch);
+        if first_line.first().is_some_and(u8::is_ascii_lowercase) {
+            self.header(1, first_line, &mut scratch);
         }
     }
 
@@ -408,7 +405,7 @@ impl<'o> Reader<'o> {
         let line = match piece {
             Piece::TooLong => return self.bad(number, BadLine::TooLong, report),
             Piece::Line(line) if number == 1 && self.file_start => {
-                line.strip_prefix(BOM).unwrap_or(line)
+                line.strip_prefix(input::BOM).unwrap_or(line)
             }
             Piece::Line(line) => line,
         };
@@ -447,7 +444,7 @@ impl<'o> Reader<'o> {
             return true;
         }
         let header = format::is_field_name(first) || (first_line && names_only);
-        if !header {
+        if !header || record::is_binary(line) {
             return false;
         }
 
@@ -497,6 +494,10 @@ impl<'o> Reader<'o> {
                 ));
                 if partial > 0 && self.strict_error.is_none() {
                     self.bad(self.last_line + 1, BadLine::Truncated, report);
+                }
+                // Under --strict an input cut short is an error even where it ends on a line.
+                if self.strict && self.strict_error.is_none() {
+                    self.strict_error = Some((self.last_line + 1, format!("{error}")));
                 }
             }
             Ending::Done if self.last_line == 0 => report.error = Some("empty".to_string()),

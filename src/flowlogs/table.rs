@@ -184,7 +184,12 @@ fn overview(out: &mut String, report: &Report) {
         if file.bad_lines == 0 && file.error.is_none() {
             continue;
         }
-        let _ = write!(out, "  {}: {} bad lines", file.path, file.bad_lines);
+        let _ = write!(
+            out,
+            "  {}: {} bad lines",
+            printable(&file.path),
+            file.bad_lines
+        );
         if let (Some(line), Some(reason)) =
             (file.first_bad_lines.first(), file.first_bad_reasons.first())
         {
@@ -195,6 +200,26 @@ fn overview(out: &mut String, report: &Report) {
         }
         out.push('\n');
     }
+}
+
+/// `text` with control characters and bidirectional overrides escaped, for a terminal: a path
+/// (an S3 key) may hold any of them.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match unsafe_char(c) {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 fn remote_cells(remote: &Remote) -> Vec<String> {
@@ -272,5 +297,17 @@ fn section(out: &mut String, title: &str, headers: &[&str], rows: Vec<Vec<String
             "  ... {} more (see --format json)",
             rows.len() - shown.len()
         );
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_escaped() {
+        assert_eq!(printable("logs/a.log.gz"), "logs/a.log.gz");
+        assert_eq!(printable("a\u{1b}]0;t\u{7}b"), "a\\u{1b}]0;t\\u{7}b");
+        assert_eq!(printable("x\u{202e}y\u{9b}z é"), "x\\u{202e}y\\u{9b}z é");
     }
 }
