@@ -355,8 +355,7 @@ impl<'c> Tally<'c> {
 
         self.summary.disagreements += 1;
         let field = String::from_utf8_lossy(field);
-        let key = (addr, field.to_string());
-        self.summary.add_example(key, || {
+        self.summary.add_example(addr, &field, || {
             let said = published.map_or("no AWS prefix".to_string(), |s| s.join("+"));
             format!("{addr}: the record says {field}, ip-ranges says {said}")
         });
@@ -620,15 +619,9 @@ impl<'c> Tally<'c> {
 mod tests {
     use super::*;
     use crate::aws::ipranges::IpRanges;
+    use crate::flowlogs::attribution::tests::RANGES;
     use crate::flowlogs::format::{Format, Origin};
     use crate::flowlogs::record;
-
-    const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-11-30-12-00-00","prefixes":[
-      {"ip_prefix":"203.0.113.0/26","region":"us-west-2","service":"AMAZON"},
-      {"ip_prefix":"203.0.113.0/27","region":"us-west-2","service":"S3"},
-      {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"AMAZON"},
-      {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"EC2"}],
-      "ipv6_prefixes":[]}"#;
 
     fn context(settings: Settings) -> Context {
         let ranges = IpRanges::parse(RANGES.as_bytes()).unwrap();

@@ -116,10 +116,11 @@ pub fn is_private(addr: IpAddr) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-11-30-12-00-00","prefixes":[
+    /// A few prefixes, nested (S3 inside AMAZON) and side by side, for attribution tests.
+    pub(crate) const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-11-30-12-00-00","prefixes":[
       {"ip_prefix":"203.0.113.0/26","region":"us-west-2","service":"AMAZON"},
       {"ip_prefix":"203.0.113.0/27","region":"us-west-2","service":"S3"},
       {"ip_prefix":"198.51.100.0/25","region":"us-east-1","service":"AMAZON"},

@@ -140,35 +140,26 @@ const DASH: &[u8] = b"-";
 /// no field carries it into a report or a terminal.
 pub fn parse<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
     let line = strip_timestamp(line);
-    // The fast path takes no byte below `!`; DEL and bytes past ASCII it does not look for.
-    if line.is_ascii()
-        && memchr::memchr(0x7f, line).is_none()
-        && let Some(record) = fast::parse(line, format)
-    {
+    if is_binary(line) {
+        return Err(BadLine::Binary);
+    }
+    if let Some(record) = fast::parse(line, format) {
         return Ok(record);
     }
     parse_general(line, format)
 }
 
-/// Parses any line (its timestamp prefix stripped), and names what makes it not a record.
+/// Parses a text line (its timestamp prefix stripped), and names what makes it not a record.
 fn parse_general<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
     let mut spans: [&'a [u8]; SLOTS] = [DASH; SLOTS];
     let found = split(line, format, &mut spans);
     if found != format.len() {
-        if is_binary(line) {
-            return Err(BadLine::Binary);
-        }
         return Err(BadLine::FieldCount {
             expected: format.len(),
             found,
         });
     }
-
-    let record = typed(&spans, format);
-    if is_binary(line) {
-        return Err(BadLine::Binary);
-    }
-    record
+    typed(&spans, format)
 }
 
 /// Splits on runs of spaces or tabs, storing the columns the format reads; returns the count.
@@ -468,6 +459,17 @@ mod tests {
     use super::*;
     use crate::flowlogs::format::Origin;
 
+    /// A repeatable stream of pseudo-random numbers for mutating lines.
+    pub(super) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     const REJECT_V2: &[u8] = b"2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 \
                                49761 3389 6 20 4249 1418530010 1418530070 REJECT OK";
 
@@ -647,13 +649,7 @@ mod tests {
             b"10.0.0.1 2001:db8::1 8 egress NODATA us-east-1 y",
             b"2019-01-02T10:11:12.000Z 2 1 eni-1 - - - - - - - 1 2 - NODATA",
         ];
-        let mut state: u64 = 0x5eed;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x5eed);
         for _ in 0..20_000 {
             let mut line = seeds[(next() % 3) as usize].to_vec();
             for _ in 0..(next() % 6) {

@@ -209,20 +209,19 @@ pub struct Summary {
 pub const EXAMPLES: usize = 3;
 
 impl Summary {
-    /// Keeps the example of `key` (an address and what the record said) when it is among the
-    /// `EXAMPLES` lowest; `describe` runs only then.
-    pub fn add_example(&mut self, key: (IpAddr, String), describe: impl FnOnce() -> String) {
+    /// Keeps the example of `addr` and what the record `said` when it is among the `EXAMPLES`
+    /// lowest; nothing is allocated, and `describe` does not run, for the others.
+    pub fn add_example(&mut self, addr: IpAddr, said: &str, describe: impl FnOnce() -> String) {
         let examples = &mut self.disagreement_examples;
-        let full = examples.len() >= EXAMPLES;
-        if examples.contains_key(&key)
-            || (full
-                && examples
-                    .last_key_value()
-                    .is_some_and(|(last, _)| *last < key))
-        {
+        let above_all_kept = examples
+            .last_key_value()
+            .is_some_and(|((last, last_said), _)| (*last, last_said.as_str()) < (addr, said));
+        if examples.len() >= EXAMPLES && above_all_kept {
             return;
         }
-        examples.insert(key, describe());
+        examples
+            .entry((addr, said.to_string()))
+            .or_insert_with(describe);
         if examples.len() > EXAMPLES {
             examples.pop_last();
         }
@@ -238,8 +237,8 @@ impl Summary {
         self.first_start = min_some(self.first_start, other.first_start);
         self.last_end = self.last_end.max(other.last_end);
         self.disagreements += other.disagreements;
-        for (key, example) in other.disagreement_examples {
-            self.add_example(key, || example);
+        for ((addr, said), example) in other.disagreement_examples {
+            self.add_example(addr, &said, || example);
         }
 
         add_all(&mut self.rejects, other.rejects);
@@ -321,8 +320,8 @@ mod tests {
         let gather = |order: &[usize]| {
             let mut summary = Summary::default();
             for &index in order {
-                let key = keys[index].clone();
-                summary.add_example(key, || format!("example {index}"));
+                let (addr, said) = &keys[index];
+                summary.add_example(*addr, said, || format!("example {index}"));
             }
             summary
                 .disagreement_examples

@@ -518,13 +518,7 @@ mod tests {
             b"10.0.0.1 x - S3 99999999999999999",
             b"2019-01-02T10:11:12.000Z 2 1 eni-1 10.0.0.1 10.0.0.2 1 22 6 1 1 1 2 ACCEPT OK",
         ];
-        let mut state: u64 = 0xfa57;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = super::super::tests::xorshift(0xfa57);
         let mut taken = 0;
         for round in 0..30_000 {
             let mut line = seeds[round % seeds.len()].to_vec();
