@@ -54,10 +54,6 @@ pub enum Slot {
 /// How many slots a parsed line has.
 pub const SLOTS: usize = 21;
 
-/// Marks a column the analysis does not read: the slot after the last, where a parser can
-/// put what it does not keep.
-const UNREAD: u8 = SLOTS as u8;
-
 /// Every documented field: its name, the version that introduced it, and its slot if read.
 pub const FIELDS: &[(&str, u8, Option<Slot>)] = &[
     ("version", 2, None),
@@ -129,8 +125,8 @@ pub struct Format {
     pub origin: Origin,
     /// The highest version among the documented fields named.
     pub version: u8,
-    /// For each column, the slot it fills, or `UNREAD`.
-    columns: Vec<u8>,
+    /// For each column, the field it fills, if the analysis reads it.
+    fields: Vec<Option<Slot>>,
     /// Which slots some column fills.
     present: [bool; SLOTS],
 }
@@ -175,7 +171,7 @@ impl Format {
             unknown: Vec::new(),
             origin,
             version: 2,
-            columns: Vec::with_capacity(names.len()),
+            fields: Vec::with_capacity(names.len()),
             present: [false; SLOTS],
         };
         let mut known = 0;
@@ -187,14 +183,14 @@ impl Format {
                 Some((version, slot)) => {
                     known += 1;
                     format.version = format.version.max(version);
-                    format.columns.push(slot.map_or(UNREAD, |slot| slot as u8));
+                    format.fields.push(slot);
                     if let Some(slot) = slot {
                         format.present[slot as usize] = true;
                     }
                 }
                 None => {
                     format.unknown.push(name.clone());
-                    format.columns.push(UNREAD);
+                    format.fields.push(None);
                 }
             }
             format.names.push(name);
@@ -208,27 +204,28 @@ impl Format {
 
     /// How many columns a record of this format has.
     pub fn len(&self) -> usize {
-        self.columns.len()
+        self.fields.len()
     }
 
     /// Always false: a format names at least one field.
     pub fn is_empty(&self) -> bool {
-        self.columns.is_empty()
+        self.fields.is_empty()
     }
 
     /// The slot column `index` fills, if the analysis reads it.
     #[inline]
     pub fn slot_of(&self, index: usize) -> Option<usize> {
-        match self.columns.get(index) {
-            Some(&slot) if slot != UNREAD => Some(slot as usize),
-            _ => None,
-        }
+        self.fields
+            .get(index)
+            .copied()
+            .flatten()
+            .map(|slot| slot as usize)
     }
 
-    /// Each column's slot number in order, `SLOTS` for a column the analysis does not read.
+    /// Each column's field in order, `None` for a column the analysis does not read.
     #[inline]
-    pub fn column_slots(&self) -> &[u8] {
-        &self.columns
+    pub fn column_fields(&self) -> &[Option<Slot>] {
+        &self.fields
     }
 
     /// True when some column carries `slot`.
@@ -296,9 +293,9 @@ mod tests {
         assert_eq!(format.slot_of(0), None);
         assert_eq!(format.slot_of(3), Some(Slot::SrcAddr as usize));
         assert_eq!(format.slot_of(13), Some(Slot::LogStatus as usize));
-        assert_eq!(format.column_slots().len(), 14);
-        assert_eq!(format.column_slots()[1], SLOTS as u8);
-        assert_eq!(format.column_slots()[3], Slot::SrcAddr as u8);
+        assert_eq!(format.column_fields().len(), 14);
+        assert_eq!(format.column_fields()[1], None);
+        assert_eq!(format.column_fields()[3], Some(Slot::SrcAddr));
         assert!(format.has(Slot::Action));
         assert!(!format.has(Slot::PktDstAddr));
         assert_eq!(format.describe(), "default v2 (14 fields)");

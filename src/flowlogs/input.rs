@@ -22,6 +22,9 @@ pub const BOM: &[u8] = b"\xef\xbb\xbf";
 /// Size of the read buffer lines are cut from.
 const CHUNK: usize = 1024 * 1024;
 
+/// Bytes readable after the end of every line that [`lines`] hands over (see [`Line`]).
+pub const SLACK: usize = 192;
+
 /// One input: a file or stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -295,10 +298,32 @@ impl Read for Counting {
 /// A piece of input handed to the line callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece<'a> {
-    /// A complete line without its `\n` or `\r\n`.
-    Line(&'a [u8]),
+    /// A complete line.
+    Line(Line<'a>),
     /// A line longer than `MAX_LINE`, skipped.
     TooLong,
+}
+
+/// One line of input, and the read buffer from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// The line without its `\n` or `\r\n`.
+    pub text: &'a [u8],
+    /// The line followed by at least [`SLACK`] more bytes of the buffer (its line ending, the
+    /// lines after it, or bytes left from earlier reads), so that a parser may read the line
+    /// a word at a time without copying it.
+    pub window: &'a [u8],
+}
+
+impl<'a> Line<'a> {
+    /// The line from byte `at` on, its window with it.
+    pub fn from(self, at: usize) -> Line<'a> {
+        let at = at.min(self.text.len());
+        Line {
+            text: &self.text[at..],
+            window: &self.window[at..],
+        }
+    }
 }
 
 /// How reading the lines ended.
@@ -318,14 +343,16 @@ pub enum Ending {
 }
 
 /// Calls `each` for every line of `reader`, numbered from 1; `each` returns false to stop.
+/// Lines are cut from a buffer of `CHUNK` bytes followed by [`SLACK`] bytes that reads never
+/// fill, which every line's window reaches into.
 pub fn lines(mut reader: impl Read, mut each: impl FnMut(u64, Piece<'_>) -> bool) -> Ending {
-    let mut buffer = vec![0u8; CHUNK];
+    let mut buffer = vec![0u8; CHUNK + SLACK];
     let mut filled = 0;
     let mut number = 0u64;
     let mut skipping = false;
 
     loop {
-        if filled == buffer.len() {
+        if filled == CHUNK {
             // The buffer holds one unfinished line longer than any record: skip to its end.
             if !skipping {
                 number += 1;
@@ -337,7 +364,7 @@ pub fn lines(mut reader: impl Read, mut each: impl FnMut(u64, Piece<'_>) -> bool
             filled = 0;
         }
 
-        let read = match reader.read(&mut buffer[filled..]) {
+        let read = match reader.read(&mut buffer[filled..CHUNK]) {
             Ok(0) => break,
             Ok(read) => read,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -351,13 +378,13 @@ pub fn lines(mut reader: impl Read, mut each: impl FnMut(u64, Piece<'_>) -> bool
 
         let end = filled + read;
         let mut start = 0;
-        for newline in memchr::memchr_iter(b'\n', &buffer[filled..end]) {
+        for newline in Newlines::new(&buffer[filled..end]) {
             let at = filled + newline;
             if skipping {
                 skipping = false;
             } else {
                 number += 1;
-                if !each(number, piece(&buffer[start..at])) {
+                if !each(number, piece(&buffer, start..at)) {
                     return Ending::Stopped;
                 }
             }
@@ -370,21 +397,95 @@ pub fn lines(mut reader: impl Read, mut each: impl FnMut(u64, Piece<'_>) -> bool
 
     if filled > 0 && !skipping {
         number += 1;
-        if !each(number, piece(&buffer[..filled])) {
+        if !each(number, piece(&buffer, 0..filled)) {
             return Ending::Stopped;
         }
     }
     Ending::Done
 }
 
+/// The line at `range` of `buffer`, its `\r` taken off, or `TooLong`.
 #[inline]
-fn piece(line: &[u8]) -> Piece<'_> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.len() > MAX_LINE {
+fn piece(buffer: &[u8], range: std::ops::Range<usize>) -> Piece<'_> {
+    let window = &buffer[range.start..];
+    let text = &buffer[range];
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    if text.len() > MAX_LINE {
         Piece::TooLong
     } else {
-        Piece::Line(line)
+        Piece::Line(Line { text, window })
     }
+}
+
+/// The positions of the newlines in a buffer, found sixteen bytes to a compare (SSE2 on
+/// x86-64, NEON on aarch64) and handed out from a 64-bit mask per 64 bytes.
+struct Newlines<'a> {
+    bytes: &'a [u8],
+    /// Where the block of `mask` starts.
+    base: usize,
+    /// The newlines of the block not yet handed out, one bit per byte.
+    mask: u64,
+}
+
+/// Bytes per block of [`Newlines`].
+const NEWLINE_BLOCK: usize = 64;
+
+impl<'a> Newlines<'a> {
+    fn new(bytes: &'a [u8]) -> Newlines<'a> {
+        let mut newlines = Newlines {
+            bytes,
+            base: 0,
+            mask: 0,
+        };
+        newlines.mask = newlines.block_mask();
+        newlines
+    }
+
+    /// The newlines of the block at `base`, past the end of the bytes none.
+    #[inline]
+    fn block_mask(&self) -> u64 {
+        let rest = &self.bytes[self.base.min(self.bytes.len())..];
+        match rest.first_chunk::<NEWLINE_BLOCK>() {
+            Some(block) => newline_mask(block),
+            None => {
+                let mut block = [0u8; NEWLINE_BLOCK];
+                block[..rest.len()].copy_from_slice(rest);
+                newline_mask(&block)
+            }
+        }
+    }
+}
+
+impl Iterator for Newlines<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += NEWLINE_BLOCK;
+            if self.base >= self.bytes.len() {
+                return None;
+            }
+            self.mask = self.block_mask();
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
+/// One bit per byte of `block`, set for its newlines.
+#[inline(always)]
+fn newline_mask(block: &[u8; NEWLINE_BLOCK]) -> u64 {
+    let (quarters, _) = block.as_chunks::<16>();
+    quarters
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (index, quarter)| {
+            let bytes = wide::u8x16::new(*quarter);
+            let found = bytes.simd_eq(wide::u8x16::splat(b'\n'));
+            mask | u64::from(found.to_bitmask()) << (16 * index)
+        })
 }
 
 /// What the S3 delivery path of a file says: account, region and day (and hour).
@@ -459,7 +560,7 @@ mod tests {
         let mut seen = Vec::new();
         let ending = lines(bytes, |number, piece| {
             seen.push(match piece {
-                Piece::Line(line) => format!("{number}:{}", String::from_utf8_lossy(line)),
+                Piece::Line(line) => format!("{number}:{}", String::from_utf8_lossy(line.text)),
                 Piece::TooLong => format!("{number}:too long"),
             });
             true
@@ -472,6 +573,47 @@ mod tests {
     fn lines_are_numbered_with_crlf_and_no_final_newline() {
         assert_eq!(collect_lines(b"a\r\nb\n\nc"), ["1:a", "2:b", "3:", "4:c"]);
         assert!(collect_lines(b"").is_empty());
+    }
+
+    #[test]
+    fn newlines_are_found_at_every_position_of_a_block_and_past_it() {
+        let mut next = crate::flowlogs::record::tests::xorshift(0x6e6c);
+        for len in (0..200).chain([1023, 1024, 1025]) {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match next() % 5 {
+                    0 => b'\n',
+                    1 => b'\r',
+                    2 => 0x8a,
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            let expected: Vec<usize> = memchr::memchr_iter(b'\n', &bytes).collect();
+            assert_eq!(
+                Newlines::new(&bytes).collect::<Vec<_>>(),
+                expected,
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_line_has_its_window_of_slack_bytes() {
+        let mut text = Vec::new();
+        for len in 0..300 {
+            text.extend(std::iter::repeat_n(b'x', len));
+            text.extend(if len % 2 == 0 { &b"\n"[..] } else { b"\r\n" });
+        }
+        let mut seen = 0;
+        lines(&text[..], |_, piece| {
+            let Piece::Line(line) = piece else {
+                panic!("no line is too long here");
+            };
+            assert_eq!(line.text, &line.window[..line.text.len()]);
+            assert!(line.window.len() >= line.text.len() + SLACK);
+            seen += 1;
+            true
+        });
+        assert_eq!(seen, 300);
     }
 
     #[test]

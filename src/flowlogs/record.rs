@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::flowlogs::format::{Format, SLOTS, Slot};
+use crate::flowlogs::input::Line;
 
 mod fast;
 
@@ -91,6 +92,34 @@ pub struct Record<'a> {
     pub rewritable: bool,
 }
 
+impl Record<'_> {
+    /// A record of a format with no fields: every field absent.
+    pub const EMPTY: Record<'static> = Record {
+        src: None,
+        dst: None,
+        pkt_src: None,
+        pkt_dst: None,
+        src_port: None,
+        dst_port: None,
+        protocol: None,
+        packets: 0,
+        bytes: 0,
+        start: None,
+        end: None,
+        action: None,
+        status: LogStatus::Ok,
+        interface: DASH,
+        instance: None,
+        region: None,
+        direction: None,
+        traffic_path: None,
+        pkt_src_service: None,
+        pkt_dst_service: None,
+        reject_reason: None,
+        rewritable: false,
+    };
+}
+
 /// Why a line is not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BadLine {
@@ -139,14 +168,29 @@ const DASH: &[u8] = b"-";
 /// byte other than tab, or any byte past ASCII, makes the line binary, not a record, so that
 /// no field carries it into a report or a terminal.
 pub fn parse<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
-    let line = strip_timestamp(line);
-    if is_binary(line) {
-        return Err(BadLine::Binary);
-    }
-    if let Some(record) = fast::parse(line, format) {
+    parse_line(
+        Line {
+            text: line,
+            window: line,
+        },
+        format,
+    )
+}
+
+/// Parses a line as [`parse`] does, reading it in place through its window (the fast path
+/// copies a line whose window is short).
+#[inline]
+pub fn parse_line<'a>(line: Line<'a>, format: &Format) -> Result<Record<'a>, BadLine> {
+    let text = strip_timestamp(line.text);
+    let window = &line.window[text.as_ptr().addr() - line.text.as_ptr().addr()..];
+    // The fast path takes no line with a byte that makes it binary, or a tab.
+    if let Some(record) = fast::parse(text, window, format) {
         return Ok(record);
     }
-    parse_general(line, format)
+    if is_binary(text) {
+        return Err(BadLine::Binary);
+    }
+    parse_general(text, format)
 }
 
 /// Parses a text line (its timestamp prefix stripped), and names what makes it not a record.
@@ -419,6 +463,7 @@ fn number(value: &[u8]) -> Option<u64> {
     }
 }
 
+#[inline]
 fn action(value: &[u8]) -> Option<Option<Action>> {
     match value {
         b"ACCEPT" => Some(Some(Action::Accept)),
@@ -428,6 +473,7 @@ fn action(value: &[u8]) -> Option<Option<Action>> {
     }
 }
 
+#[inline]
 fn status(value: &[u8]) -> Option<LogStatus> {
     match value {
         b"OK" | DASH => Some(LogStatus::Ok),
@@ -437,6 +483,7 @@ fn status(value: &[u8]) -> Option<LogStatus> {
     }
 }
 
+#[inline]
 fn direction(value: &[u8]) -> Option<Option<Direction>> {
     match value {
         b"ingress" => Some(Some(Direction::Ingress)),
@@ -455,12 +502,12 @@ fn bad(field: &'static str, value: &[u8]) -> BadLine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::flowlogs::format::Origin;
 
     /// A repeatable stream of pseudo-random numbers for mutating lines.
-    pub(super) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         let mut state = seed;
         move || {
             state ^= state << 13;

@@ -405,18 +405,23 @@ impl<'o> Reader<'o> {
         let line = match piece {
             Piece::TooLong => return self.bad(number, BadLine::TooLong, report),
             Piece::Line(line) if number == 1 && self.file_start => {
-                line.strip_prefix(input::BOM).unwrap_or(line)
+                line.from(if line.text.starts_with(input::BOM) {
+                    input::BOM.len()
+                } else {
+                    0
+                })
             }
             Piece::Line(line) => line,
         };
-        if line.iter().all(u8::is_ascii_whitespace) {
+        let text = line.text;
+        if text.iter().all(u8::is_ascii_whitespace) {
             return true;
         }
-        if line.first().is_some_and(u8::is_ascii_lowercase) && self.header(number, line, report) {
+        if text.first().is_some_and(u8::is_ascii_lowercase) && self.header(number, text, report) {
             return !self.changed;
         }
 
-        match record::parse(line, &self.format) {
+        match record::parse_line(line, &self.format) {
             Ok(record) => {
                 report.records += 1;
                 match record.status {
