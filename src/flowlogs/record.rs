@@ -168,29 +168,33 @@ const DASH: &[u8] = b"-";
 /// byte other than tab, or any byte past ASCII, makes the line binary, not a record, so that
 /// no field carries it into a report or a terminal.
 pub fn parse<'a>(line: &'a [u8], format: &Format) -> Result<Record<'a>, BadLine> {
-    parse_line(
-        Line {
-            text: line,
-            window: line,
-        },
-        format,
-    )
+    let mut record = Record::EMPTY;
+    let line = Line {
+        text: line,
+        window: line,
+    };
+    parse_line(line, format, &mut record).map(|()| record)
 }
 
-/// Parses a line as [`parse`] does, reading it in place through its window (the fast path
-/// copies a line whose window is short).
+/// Parses a line as [`parse`] does into `record`, reading it in place through its window (the
+/// fast path copies a line whose window is short). On an error `record` means nothing.
 #[inline]
-pub fn parse_line<'a>(line: Line<'a>, format: &Format) -> Result<Record<'a>, BadLine> {
+pub fn parse_line<'a>(
+    line: Line<'a>,
+    format: &Format,
+    record: &mut Record<'a>,
+) -> Result<(), BadLine> {
     let text = strip_timestamp(line.text);
     let window = &line.window[text.as_ptr().addr() - line.text.as_ptr().addr()..];
     // The fast path takes no line with a byte that makes it binary, or a tab.
-    if let Some(record) = fast::parse(text, window, format) {
-        return Ok(record);
+    if fast::parse(text, window, format, record) {
+        return Ok(());
     }
     if is_binary(text) {
         return Err(BadLine::Binary);
     }
-    parse_general(text, format)
+    *record = parse_general(text, format)?;
+    Ok(())
 }
 
 /// Parses a text line (its timestamp prefix stripped), and names what makes it not a record.

@@ -13,7 +13,7 @@ use crate::exit::UsageError;
 use crate::flowlogs::analysis::Tally;
 use crate::flowlogs::format::{self, Format, Origin};
 use crate::flowlogs::input::{self, Encoding, Ending, Layout, Piece, Source};
-use crate::flowlogs::record::{self, BadLine, LogStatus};
+use crate::flowlogs::record::{self, BadLine, LogStatus, Record};
 use crate::flowlogs::table;
 
 /// How many bad lines of a file are shown by number.
@@ -421,8 +421,9 @@ impl<'o> Reader<'o> {
             return !self.changed;
         }
 
-        match record::parse_line(line, &self.format) {
-            Ok(record) => {
+        let mut record = Record::EMPTY;
+        match record::parse_line(line, &self.format, &mut record) {
+            Ok(()) => {
                 report.records += 1;
                 match record.status {
                     LogStatus::NoData => report.nodata += 1,
