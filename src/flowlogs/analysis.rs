@@ -1,6 +1,6 @@
 //! The per-record analysis: which side is remote, what AWS service and region it is, and the
-//! tallies behind every report, kept in hash maps keyed by small ids on the hot path and turned
-//! into a named [`Summary`] once per worker.
+//! tallies behind every report, kept by keys of small ids on the hot path and turned into a
+//! named [`Summary`] once per worker.
 
 use std::net::IpAddr;
 
@@ -13,6 +13,7 @@ use crate::flowlogs::record::{Action, Direction, LogStatus, Record};
 use crate::flowlogs::summary::{
     self, Class, Counts, CrossKey, Holder, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
 };
+use crate::flowlogs::tallies::{Packed, Tallies};
 
 /// Ports below this are service ports; the rest are ephemeral (NAT gateways, ELB and Lambda use
 /// 1024-65535, Linux 32768-60999, Windows 49152-65535).
@@ -50,9 +51,36 @@ struct Remote {
     region: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Remotes by dense id, so that a tally key carries the remote side as one `u32`. They are
+/// few: a service label and region of ip-ranges, or a `pkt-*-aws-service` label with one.
+#[derive(Debug, Default)]
+struct Remotes {
+    ids: FxHashMap<Remote, u32>,
+    list: Vec<Remote>,
+}
+
+impl Remotes {
+    /// The id of `remote`, added if new.
+    fn id(&mut self, remote: Remote) -> u32 {
+        let next = self.list.len() as u32;
+        let id = *self.ids.entry(remote).or_insert(next);
+        if id == next {
+            self.list.push(remote);
+        }
+        id
+    }
+
+    /// The remote of an id.
+    #[inline]
+    fn get(&self, id: u32) -> Remote {
+        self.list[id as usize]
+    }
+}
+
+/// Key of a REJECT group, in ids.
+#[derive(Debug, Clone, Copy)]
 struct RejectIds {
-    remote: Remote,
+    remote: u32,
     direction: Option<Direction>,
     protocol: u8,
     port: u16,
@@ -60,11 +88,105 @@ struct RejectIds {
     reason: u32,
 }
 
+/// Key of a plaintext group, in ids.
+#[derive(Debug, Clone, Copy)]
+struct PlainIds {
+    remote: u32,
+    direction: Option<Direction>,
+}
+
+/// Key of a cross-region group, in ids.
+#[derive(Debug, Clone, Copy)]
+struct CrossIds {
+    own: u32,
+    remote: u32,
+    direction: Option<Direction>,
+}
+
+/// Key of an S3 traffic-path group, in ids.
+#[derive(Debug, Clone, Copy)]
+struct PathIds {
+    holder: HolderId,
+    path: Option<u8>,
+    region: u32,
+    rewritten: bool,
+}
+
+/// Key of a talker group, in ids.
+#[derive(Debug, Clone, Copy)]
+struct TalkIds {
+    holder: HolderId,
+    remote: u32,
+    direction: Option<Direction>,
+    rewritten: bool,
+}
+
 /// Who a record's tallies go to, in ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum HolderId {
     Class(Class),
     Interface(u32),
+}
+
+impl HolderId {
+    /// The holder as a number: a class below 3, an interface from 3 up.
+    fn code(self) -> u64 {
+        match self {
+            HolderId::Class(class) => class as u64,
+            HolderId::Interface(id) => 3 + u64::from(id),
+        }
+    }
+}
+
+/// A direction as a number: 0 when undecided.
+fn direction_code(direction: Option<Direction>) -> u128 {
+    match direction {
+        None => 0,
+        Some(Direction::Ingress) => 1,
+        Some(Direction::Egress) => 2,
+    }
+}
+
+impl Packed for RejectIds {
+    fn pack(self) -> u128 {
+        u128::from(self.remote)
+            | u128::from(self.reason) << 32
+            | u128::from(self.port) << 64
+            | u128::from(self.protocol) << 80
+            | direction_code(self.direction) << 88
+            | u128::from(self.return_traffic) << 96
+    }
+}
+
+impl Packed for PlainIds {
+    fn pack(self) -> u128 {
+        u128::from(self.remote) | direction_code(self.direction) << 32
+    }
+}
+
+impl Packed for CrossIds {
+    fn pack(self) -> u128 {
+        u128::from(self.remote) | u128::from(self.own) << 32 | direction_code(self.direction) << 64
+    }
+}
+
+impl Packed for PathIds {
+    fn pack(self) -> u128 {
+        let path = self.path.map_or(0, |path| u128::from(path) + 1);
+        u128::from(self.region)
+            | u128::from(self.holder.code()) << 32
+            | path << 96
+            | u128::from(self.rewritten) << 112
+    }
+}
+
+impl Packed for TalkIds {
+    fn pack(self) -> u128 {
+        u128::from(self.remote)
+            | u128::from(self.holder.code()) << 32
+            | direction_code(self.direction) << 96
+            | u128::from(self.rewritten) << 104
+    }
 }
 
 /// Which side of a record is remote, and how sure that is.
@@ -83,6 +205,27 @@ const CACHE: usize = 1 << 12;
 /// Cache value: not an AWS address.
 const NOT_AWS: u32 = 1;
 
+/// A cached IPv4 attribution: the address, its group (0 for an empty slot, `NOT_AWS`, or the
+/// group id past `NOT_AWS`) and the id of its remote when no `pkt-*-aws-service` names one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cached {
+    addr: u32,
+    group: u32,
+    remote: u32,
+}
+
+/// The slot of an IPv4 address in the attribution cache.
+#[inline]
+fn cache_slot(addr: u32) -> usize {
+    (addr.wrapping_mul(0x9E37_79B1) >> (32 - CACHE.trailing_zeros())) as usize
+}
+
+/// Cache slots of the talker tallies, hit by every record.
+const TALKER_SLOTS: usize = 1 << 10;
+
+/// Cache slots of the other tallies, hit by some records.
+const OTHER_SLOTS: usize = 1 << 8;
+
 /// One worker's running tallies.
 pub struct Tally<'c> {
     ctx: &'c Context,
@@ -90,19 +233,21 @@ pub struct Tally<'c> {
     regions: Interner,
     interfaces: Interner,
     reasons: Interner,
-    group_ids: Vec<(u32, u32)>,
-    cache: Vec<(u32, u32)>,
-    dash: u32,
-    no_region: u32,
+    remotes: Remotes,
+    group_remotes: Vec<u32>,
+    cache: Vec<Cached>,
     unknown_region: u32,
     global_region: u32,
+    private: u32,
+    internet: u32,
+    unattributed: u32,
     s3: Vec<bool>,
     summary: Summary,
-    rejects: FxHashMap<RejectIds, Counts>,
-    plaintext: FxHashMap<(Remote, Option<Direction>), Counts>,
-    cross_region: FxHashMap<(u32, Remote, Option<Direction>), Counts>,
-    s3_paths: FxHashMap<(HolderId, Option<u8>, u32, bool), Counts>,
-    talkers: FxHashMap<(HolderId, Remote, Option<Direction>, bool), Counts>,
+    rejects: Tallies<RejectIds>,
+    plaintext: Tallies<PlainIds>,
+    cross_region: Tallies<CrossIds>,
+    s3_paths: Tallies<PathIds>,
+    talkers: Tallies<TalkIds>,
     seen: Vec<Seen>,
 }
 
@@ -111,19 +256,33 @@ impl<'c> Tally<'c> {
     pub fn new(ctx: &'c Context) -> Tally<'c> {
         let mut services = Interner::default();
         let mut regions = Interner::default();
+        let mut remotes = Remotes::default();
         let dash = services.id(b"-");
         let no_region = regions.id(b"-");
         let unknown_region = regions.id(b"unknown");
         let global_region = regions.id(b"GLOBAL");
-        let group_ids = ctx
+        let mut outside = |scope| {
+            remotes.id(Remote {
+                scope,
+                service: dash,
+                region: no_region,
+            })
+        };
+        let (private, internet, unattributed) = (
+            outside(Scope::Private),
+            outside(Scope::Internet),
+            outside(Scope::Unattributed),
+        );
+        let group_remotes = ctx
             .attributor
             .iter()
             .flat_map(|attributor| attributor.groups())
             .map(|group| {
-                (
-                    services.id(group.label.as_bytes()),
-                    regions.id(group.region.as_bytes()),
-                )
+                remotes.id(Remote {
+                    scope: Scope::Aws,
+                    service: services.id(group.label.as_bytes()),
+                    region: regions.id(group.region.as_bytes()),
+                })
             })
             .collect();
 
@@ -133,19 +292,21 @@ impl<'c> Tally<'c> {
             regions,
             interfaces: Interner::default(),
             reasons: Interner::default(),
-            group_ids,
-            cache: vec![(0, 0); CACHE],
-            dash,
-            no_region,
+            remotes,
+            group_remotes,
+            cache: vec![Cached::default(); CACHE],
             unknown_region,
             global_region,
+            private,
+            internet,
+            unattributed,
             s3: Vec::new(),
             summary: Summary::default(),
-            rejects: FxHashMap::default(),
-            plaintext: FxHashMap::default(),
-            cross_region: FxHashMap::default(),
-            s3_paths: FxHashMap::default(),
-            talkers: FxHashMap::default(),
+            rejects: Tallies::new(OTHER_SLOTS),
+            plaintext: Tallies::new(OTHER_SLOTS),
+            cross_region: Tallies::new(OTHER_SLOTS),
+            s3_paths: Tallies::new(OTHER_SLOTS),
+            talkers: Tallies::new(TALKER_SLOTS),
             seen: Vec::new(),
         }
     }
@@ -189,14 +350,19 @@ impl<'c> Tally<'c> {
 
         let holder = self.holder(record, view.rewrites_public);
         let counts = Counts::one(record.packets, record.bytes);
-        *self
-            .talkers
-            .entry((holder, remote, view.direction, view.rewritten))
-            .or_default() += counts;
+        let talk = TalkIds {
+            holder,
+            remote,
+            direction: view.direction,
+            rewritten: view.rewritten,
+        };
+        self.talkers.add(talk, counts);
 
         match record.action {
             Some(Action::Reject) => self.reject(record, remote, &view, counts),
-            Some(Action::Accept) => self.accepted(record, remote, &view, log_region, holder),
+            Some(Action::Accept) => {
+                self.accepted(record, remote, &view, log_region, holder, counts);
+            }
             None => {}
         }
     }
@@ -260,11 +426,24 @@ impl<'c> Tally<'c> {
                 return remote_dst(Some(Direction::Egress));
             }
         }
-        match (is_private(src), is_private(dst)) {
-            (true, false) => return remote_dst(Some(Direction::Egress)),
-            (false, true) => return remote_src(Some(Direction::Ingress)),
-            (true, true) => return remote_dst(None),
-            (false, false) => {}
+        let (src_private, dst_private) = (is_private(src), is_private(dst));
+        if src_private != dst_private {
+            // The public side is remote; either is as likely, so it is selected, not branched to.
+            let remote_is_src = dst_private;
+            return View {
+                remote: if remote_is_src { src } else { dst },
+                remote_is_src,
+                direction: Some(if remote_is_src {
+                    Direction::Ingress
+                } else {
+                    Direction::Egress
+                }),
+                rewritten: false,
+                rewrites_public: false,
+            };
+        }
+        if src_private {
+            return remote_dst(None);
         }
         match (self.group(src).is_some(), self.group(dst).is_some()) {
             (true, false) => remote_src(Some(Direction::Ingress)),
@@ -273,75 +452,72 @@ impl<'c> Tally<'c> {
         }
     }
 
-    /// The remote's scope, service and region, and its ip-ranges group.
+    /// The remote's id (scope, service and region), and its ip-ranges group.
     #[inline]
-    fn remote(&mut self, record: &Record<'_>, view: &View) -> (Remote, Option<u32>) {
+    fn remote(&mut self, record: &Record<'_>, view: &View) -> (u32, Option<u32>) {
+        let (remote, group) = self.attribution(view.remote);
         let field = if view.remote_is_src {
             record.pkt_src_service
         } else {
             record.pkt_dst_service
         };
-        if is_private(view.remote) {
-            let remote = Remote {
-                scope: Scope::Private,
-                service: self.dash,
-                region: self.no_region,
-            };
-            return (remote, None);
-        }
-
-        let group = self.group(view.remote);
-        if let Some(field) = field {
-            self.check_agreement(view.remote, field, group);
-            let region = group.map_or(self.unknown_region, |g| self.group_ids[g as usize].1);
-            let remote = Remote {
-                scope: Scope::Aws,
-                service: self.services.id(field),
-                region,
-            };
+        let Some(field) = field.filter(|_| remote != self.private) else {
             return (remote, group);
-        }
+        };
 
-        let remote = match group {
-            Some(group) => {
-                let (service, region) = self.group_ids[group as usize];
-                Remote {
-                    scope: Scope::Aws,
-                    service,
-                    region,
-                }
-            }
-            None if self.ctx.attributor.is_none() => Remote {
-                scope: Scope::Unattributed,
-                service: self.dash,
-                region: self.no_region,
-            },
-            None => Remote {
-                scope: Scope::Internet,
-                service: self.dash,
-                region: self.no_region,
-            },
+        self.check_agreement(view.remote, field, group);
+        let region = group.map_or(self.unknown_region, |group| {
+            self.remotes.get(self.group_remotes[group as usize]).region
+        });
+        let remote = Remote {
+            scope: Scope::Aws,
+            service: self.services.id(field),
+            region,
+        };
+        (self.remotes.id(remote), group)
+    }
+
+    /// The ip-ranges group of an address; `None` for a private one, which is never looked up.
+    #[inline]
+    fn group(&mut self, addr: IpAddr) -> Option<u32> {
+        self.attribution(addr).1
+    }
+
+    /// The id of the remote an address is when no `pkt-*-aws-service` names it, and its
+    /// ip-ranges group, through a small cache for IPv4.
+    #[inline]
+    fn attribution(&mut self, addr: IpAddr) -> (u32, Option<u32>) {
+        let IpAddr::V4(v4) = addr else {
+            return self.attribute(addr);
+        };
+
+        let key = u32::from(v4);
+        let slot = cache_slot(key);
+        let cached = self.cache[slot];
+        if cached.group != 0 && cached.addr == key {
+            return (cached.remote, cached.group.checked_sub(NOT_AWS + 1));
+        }
+        let (remote, group) = self.attribute(addr);
+        self.cache[slot] = Cached {
+            addr: key,
+            group: group.map_or(NOT_AWS, |g| g + NOT_AWS + 1),
+            remote,
         };
         (remote, group)
     }
 
-    /// The ip-ranges group of an address, through a small cache for IPv4.
-    #[inline]
-    fn group(&mut self, addr: IpAddr) -> Option<u32> {
-        let attributor = self.ctx.attributor.as_ref()?;
-        let IpAddr::V4(v4) = addr else {
-            return attributor.group(addr);
-        };
-
-        let key = u32::from(v4);
-        let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE.trailing_zeros())) as usize;
-        let (cached_key, value) = self.cache[slot];
-        if value != 0 && cached_key == key {
-            return value.checked_sub(NOT_AWS + 1);
+    /// What [`Tally::attribution`] caches, worked out.
+    fn attribute(&self, addr: IpAddr) -> (u32, Option<u32>) {
+        if is_private(addr) {
+            return (self.private, None);
         }
-        let group = attributor.group(addr);
-        self.cache[slot] = (key, group.map_or(NOT_AWS, |g| g + NOT_AWS + 1));
-        group
+        let Some(attributor) = &self.ctx.attributor else {
+            return (self.unattributed, None);
+        };
+        match attributor.group(addr) {
+            Some(group) => (self.group_remotes[group as usize], Some(group)),
+            None => (self.internet, None),
+        }
     }
 
     fn check_agreement(&mut self, addr: IpAddr, field: &[u8], group: Option<u32>) {
@@ -361,7 +537,8 @@ impl<'c> Tally<'c> {
         });
     }
 
-    fn passes(&self, record: &Record<'_>, remote: Remote, group: Option<u32>) -> bool {
+    fn passes(&self, record: &Record<'_>, remote: u32, group: Option<u32>) -> bool {
+        let remote = self.remotes.get(remote);
         let mut names: Vec<&str> = vec![remote.scope.name(), self.services.name(remote.service)];
         if let (Some(group), Some(attributor)) = (group, &self.ctx.attributor) {
             names.extend(
@@ -406,7 +583,7 @@ impl<'c> Tally<'c> {
         HolderId::Interface(id)
     }
 
-    fn reject(&mut self, record: &Record<'_>, remote: Remote, view: &View, counts: Counts) {
+    fn reject(&mut self, record: &Record<'_>, remote: u32, view: &View, counts: Counts) {
         let (src_port, dst_port) = (record.src_port.unwrap_or(0), record.dst_port.unwrap_or(0));
         let return_traffic = src_port < EPHEMERAL_FROM && dst_port >= EPHEMERAL_FROM;
         let port = if return_traffic { src_port } else { dst_port };
@@ -422,21 +599,23 @@ impl<'c> Tally<'c> {
             return_traffic,
             reason,
         };
-        *self.rejects.entry(key).or_default() += counts;
+        self.rejects.add(key, counts);
     }
 
     fn accepted(
         &mut self,
         record: &Record<'_>,
-        remote: Remote,
+        remote: u32,
         view: &View,
         log_region: Option<u32>,
         holder: HolderId,
+        counts: Counts,
     ) {
-        if remote.scope != Scope::Aws {
+        let peer = self.remotes.get(remote);
+        if peer.scope != Scope::Aws {
             return;
         }
-        let counts = Counts::one(record.packets, record.bytes);
+        let direction = view.direction;
 
         let remote_port = if view.remote_is_src {
             record.src_port
@@ -444,26 +623,31 @@ impl<'c> Tally<'c> {
             record.dst_port
         };
         if record.protocol == Some(6) && remote_port == Some(80) {
-            *self.plaintext.entry((remote, view.direction)).or_default() += counts;
+            self.plaintext.add(PlainIds { remote, direction }, counts);
         }
 
         let own = match record.region {
             Some(region) => Some(self.regions.id(region)),
             None => log_region,
         };
-        let elsewhere = remote.region != self.global_region && remote.region != self.unknown_region;
-        if let Some(own) = own.filter(|&own| elsewhere && own != remote.region) {
-            *self
-                .cross_region
-                .entry((own, remote, view.direction))
-                .or_default() += counts;
+        let elsewhere = peer.region != self.global_region && peer.region != self.unknown_region;
+        if let Some(own) = own.filter(|&own| elsewhere && own != peer.region) {
+            let key = CrossIds {
+                own,
+                remote,
+                direction,
+            };
+            self.cross_region.add(key, counts);
         }
 
-        if view.direction == Some(Direction::Egress) && self.is_s3(remote.service) {
-            *self
-                .s3_paths
-                .entry((holder, record.traffic_path, remote.region, view.rewritten))
-                .or_default() += counts;
+        if (direction == Some(Direction::Egress)) & self.is_s3(peer.service) {
+            let key = PathIds {
+                holder,
+                path: record.traffic_path,
+                region: peer.region,
+                rewritten: view.rewritten,
+            };
+            self.s3_paths.add(key, counts);
         }
     }
 
@@ -484,14 +668,18 @@ impl<'c> Tally<'c> {
 
     /// Adds the tallies of `other` (a part of a file read apart) to these, its ids renamed.
     pub fn absorb(&mut self, other: Tally<'_>) {
-        let remote = |this: &mut Tally<'_>, remote: Remote| Remote {
-            scope: remote.scope,
-            service: this
-                .services
-                .id(other.services.name(remote.service).as_bytes()),
-            region: this
-                .regions
-                .id(other.regions.name(remote.region).as_bytes()),
+        let remote = |this: &mut Tally<'_>, id: u32| {
+            let remote = other.remotes.get(id);
+            let renamed = Remote {
+                scope: remote.scope,
+                service: this
+                    .services
+                    .id(other.services.name(remote.service).as_bytes()),
+                region: this
+                    .regions
+                    .id(other.regions.name(remote.region).as_bytes()),
+            };
+            this.remotes.id(renamed)
         };
         let region =
             |this: &mut Tally<'_>, id: u32| this.regions.id(other.regions.name(id).as_bytes());
@@ -502,7 +690,7 @@ impl<'c> Tally<'c> {
             }
         };
 
-        for (ids, counts) in &other.rejects {
+        for (ids, counts) in other.rejects.into_entries() {
             let reason = match ids.reason {
                 0 => 0,
                 id => self.reasons.id(other.reasons.name(id - 1).as_bytes()) + 1,
@@ -510,25 +698,40 @@ impl<'c> Tally<'c> {
             let key = RejectIds {
                 remote: remote(self, ids.remote),
                 reason,
-                ..*ids
+                ..ids
             };
-            *self.rejects.entry(key).or_default() += *counts;
+            self.rejects.add(key, counts);
         }
-        for (&(peer, direction), counts) in &other.plaintext {
-            let key = (remote(self, peer), direction);
-            *self.plaintext.entry(key).or_default() += *counts;
+        for (ids, counts) in other.plaintext.into_entries() {
+            let key = PlainIds {
+                remote: remote(self, ids.remote),
+                ..ids
+            };
+            self.plaintext.add(key, counts);
         }
-        for (&(own, peer, direction), counts) in &other.cross_region {
-            let key = (region(self, own), remote(self, peer), direction);
-            *self.cross_region.entry(key).or_default() += *counts;
+        for (ids, counts) in other.cross_region.into_entries() {
+            let key = CrossIds {
+                own: region(self, ids.own),
+                remote: remote(self, ids.remote),
+                ..ids
+            };
+            self.cross_region.add(key, counts);
         }
-        for (&(id, path, s3_region, rewritten), counts) in &other.s3_paths {
-            let key = (holder(self, id), path, region(self, s3_region), rewritten);
-            *self.s3_paths.entry(key).or_default() += *counts;
+        for (ids, counts) in other.s3_paths.into_entries() {
+            let key = PathIds {
+                holder: holder(self, ids.holder),
+                region: region(self, ids.region),
+                ..ids
+            };
+            self.s3_paths.add(key, counts);
         }
-        for (&(id, peer, direction, rewritten), counts) in &other.talkers {
-            let key = (holder(self, id), remote(self, peer), direction, rewritten);
-            *self.talkers.entry(key).or_default() += *counts;
+        for (ids, counts) in other.talkers.into_entries() {
+            let key = TalkIds {
+                holder: holder(self, ids.holder),
+                remote: remote(self, ids.remote),
+                ..ids
+            };
+            self.talkers.add(key, counts);
         }
         for (id, seen) in other.seen.iter().enumerate() {
             let id = self.interface(other.interfaces.name(id as u32).as_bytes());
@@ -549,10 +752,13 @@ impl<'c> Tally<'c> {
     /// The tallies under names, ready to merge with other workers'.
     pub fn finish(self) -> Summary {
         let mut summary = self.summary;
-        let peer = |remote: Remote| Peer {
-            scope: remote.scope,
-            service: self.services.name(remote.service).to_string(),
-            region: self.regions.name(remote.region).to_string(),
+        let peer = |id: u32| {
+            let remote = self.remotes.get(id);
+            Peer {
+                scope: remote.scope,
+                service: self.services.name(remote.service).to_string(),
+                region: self.regions.name(remote.region).to_string(),
+            }
         };
         let region = |id: u32| self.regions.name(id).to_string();
         let interface = |id: u32| self.interfaces.name(id).to_string();
@@ -561,7 +767,7 @@ impl<'c> Tally<'c> {
             HolderId::Interface(id) => Holder::Interface(interface(id)),
         };
 
-        for (ids, counts) in self.rejects {
+        for (ids, counts) in self.rejects.into_entries() {
             let reason = match ids.reason {
                 0 => String::new(),
                 id => self.reasons.name(id - 1).to_string(),
@@ -576,35 +782,35 @@ impl<'c> Tally<'c> {
             };
             *summary.rejects.entry(key).or_default() += counts;
         }
-        for ((remote, direction), counts) in self.plaintext {
+        for (ids, counts) in self.plaintext.into_entries() {
             *summary
                 .plaintext
-                .entry((peer(remote), direction))
+                .entry((peer(ids.remote), ids.direction))
                 .or_default() += counts;
         }
-        for ((own, remote, direction), counts) in self.cross_region {
+        for (ids, counts) in self.cross_region.into_entries() {
             let key = CrossKey {
-                log_region: region(own),
-                peer: peer(remote),
-                direction,
+                log_region: region(ids.own),
+                peer: peer(ids.remote),
+                direction: ids.direction,
             };
             *summary.cross_region.entry(key).or_default() += counts;
         }
-        for ((id, path, s3_region, rewritten), counts) in self.s3_paths {
+        for (ids, counts) in self.s3_paths.into_entries() {
             let key = PathKey {
-                holder: holder(id),
-                path,
-                region: region(s3_region),
-                rewritten,
+                holder: holder(ids.holder),
+                path: ids.path,
+                region: region(ids.region),
+                rewritten: ids.rewritten,
             };
             *summary.s3_paths.entry(key).or_default() += counts;
         }
-        for ((id, remote, direction, rewritten), counts) in self.talkers {
+        for (ids, counts) in self.talkers.into_entries() {
             let key = TalkKey {
-                holder: holder(id),
-                peer: peer(remote),
-                direction,
-                rewritten,
+                holder: holder(ids.holder),
+                peer: peer(ids.remote),
+                direction: ids.direction,
+                rewritten: ids.rewritten,
             };
             *summary.talkers.entry(key).or_default() += counts;
         }
@@ -796,6 +1002,42 @@ mod tests {
                 "Some(Egress) 22 true 1"
             ]
         );
+    }
+
+    #[test]
+    fn addresses_sharing_an_attribution_cache_slot_keep_their_own_remote() {
+        let s3 = u32::from(std::net::Ipv4Addr::new(203, 0, 113, 5));
+        let shares_slot = |first: u32| {
+            (first..)
+                .map(std::net::Ipv4Addr::from)
+                .find(|addr| {
+                    u32::from(*addr) != s3 && cache_slot(u32::from(*addr)) == cache_slot(s3)
+                })
+                .unwrap()
+        };
+        let internet = shares_slot(u32::from(std::net::Ipv4Addr::new(8, 8, 0, 0)));
+        let private = shares_slot(u32::from(std::net::Ipv4Addr::new(10, 1, 0, 0)));
+        let lines: Vec<String> = [internet, private, internet]
+            .iter()
+            .flat_map(|other| {
+                [
+                    "eni-a 10.0.0.1 203.0.113.5 10 ACCEPT".to_string(),
+                    format!("eni-a 10.0.0.1 {other} 10 ACCEPT"),
+                ]
+            })
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let ctx = context(Settings::default());
+        let summary = tally(&ctx, "interface-id srcaddr dstaddr bytes action", &lines);
+
+        let flows: Vec<String> = summary
+            .talkers
+            .iter()
+            .map(|(key, counts)| {
+                format!("{:?} {} {}", key.peer.scope, key.peer.service, counts.flows)
+            })
+            .collect();
+        assert_eq!(flows, ["Aws S3 3", "Internet - 2", "Private - 1"]);
     }
 
     #[test]

@@ -96,14 +96,17 @@ impl Attributor {
 #[inline]
 pub fn is_private(addr: IpAddr) -> bool {
     match addr {
+        // Prefix by prefix without a branch: private and public addresses come mixed.
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
+            let addr = u32::from(v4);
+            (addr >> 24 == 10)
+                | (addr >> 20 == 0xac1)
+                | (addr >> 16 == 0xc0a8)
+                | (addr >> 24 == 127)
+                | (addr >> 16 == 0xa9fe)
+                | (addr == 0)
+                | (addr == u32::MAX)
+                | (addr >> 22 == 0x191)
         }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
@@ -117,6 +120,8 @@ pub fn is_private(addr: IpAddr) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     /// A few prefixes, nested (S3 inside AMAZON) and side by side, for attribution tests.
@@ -156,6 +161,27 @@ pub(crate) mod tests {
         }
         for public in ["100.128.0.1", "52.95.128.179", "2001:db8::1", "172.32.0.1"] {
             assert!(!is_private(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn private_ipv4_prefixes_match_the_standard_library_at_every_edge() {
+        let by_std = |v4: Ipv4Addr| {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        };
+        let edges = (0..=255u32).flat_map(|a| {
+            (0..=255u32).flat_map(move |b| {
+                [0, 1, 0xfffe, 0xffff].map(|low| Ipv4Addr::from(a << 24 | b << 16 | low))
+            })
+        });
+        for v4 in edges {
+            assert_eq!(is_private(IpAddr::V4(v4)), by_std(v4), "{v4}");
         }
     }
 }

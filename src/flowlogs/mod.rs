@@ -16,6 +16,7 @@ pub mod scan;
 pub mod summary;
 pub mod synth;
 pub mod table;
+pub mod tallies;
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
