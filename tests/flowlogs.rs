@@ -847,6 +847,28 @@ fn a_byte_order_mark_before_the_header_is_skipped() {
 }
 
 #[test]
+fn a_first_header_after_records_is_said_as_another_header() {
+    let custom = "srcaddr dstaddr dstport bytes";
+    let text = format!("{RECORD}\n{custom}\n10.0.0.1 203.0.113.9 443 100\n");
+    let (_dir, path) = scratch(text.as_bytes());
+    let report = json(&[&path]);
+    let file = &report["files"][0];
+    assert_eq!(file["records"], 2);
+    assert_eq!(file["format"], "default v2 (14 fields) (and other headers)");
+    assert_eq!(file["fields"].as_array().unwrap().len(), 14);
+}
+
+#[test]
+fn time_range_stays_in_order_when_a_record_ends_before_it_starts() {
+    let text = "2 123456789012 eni-a 10.0.0.1 203.0.113.9 49152 443 6 1 60 1764504078 1764504018 \
+                ACCEPT OK\n";
+    let (_dir, path) = scratch(text.as_bytes());
+    let report = json(&[&path]);
+    assert_eq!(report["time_range"]["start_epoch"], 1_764_504_018);
+    assert_eq!(report["time_range"]["end_epoch"], 1_764_504_078);
+}
+
+#[test]
 fn other_headers_are_said_once_and_a_bad_header_reason_is_short() {
     let a = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
              bytes start end action log-status";

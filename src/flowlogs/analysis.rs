@@ -369,8 +369,11 @@ impl<'c> Tally<'c> {
 
     #[inline]
     fn time(&mut self, start: Option<u64>, end: Option<u64>) {
-        self.summary.first_start = summary::min_some(self.summary.first_start, start);
-        self.summary.last_end = self.summary.last_end.max(end);
+        // Either end of a record bounds the range, so that one written with its start after
+        // its end cannot turn the range around.
+        let first = summary::min_some(start, end);
+        self.summary.first_start = summary::min_some(self.summary.first_start, first);
+        self.summary.last_end = self.summary.last_end.max(start).max(end);
     }
 
     /// Decides the remote side: where `pkt-*` addresses differ from `srcaddr`/`dstaddr` (a NAT

@@ -459,7 +459,8 @@ impl<'o> Reader<'o> {
         match Format::parse(&text, Origin::Header) {
             Ok(format) if self.locked && format != *self.format => self.changed = true,
             Ok(format) => {
-                if self.headers == 1 {
+                // A first header after records describes only the rest of the file.
+                if self.headers == 1 && report.records == 0 {
                     report.format = format.describe();
                     report.fields = format.names.clone();
                     report.unknown_fields = format.unknown.clone();
