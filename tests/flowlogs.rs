@@ -562,26 +562,144 @@ fn truncated_gzip_binary_and_empty_files_are_reported_per_file() {
     assert_eq!(code, 1);
 }
 
+/// The columns of a default-format record in S3's Parquet delivery: names with `_`, numbers
+/// as INT32 or INT64 (as Athena's tables for it read them), text as UTF-8, `-` as null.
+const PARQUET_V2: &str = "message flow_log {
+    OPTIONAL INT32 version; OPTIONAL BINARY account_id (UTF8); OPTIONAL BINARY interface_id (UTF8);
+    OPTIONAL BINARY srcaddr (UTF8); OPTIONAL BINARY dstaddr (UTF8);
+    OPTIONAL INT32 srcport; OPTIONAL INT32 dstport; OPTIONAL INT64 protocol;
+    OPTIONAL INT64 packets; OPTIONAL INT64 bytes; OPTIONAL INT64 start; OPTIONAL INT64 end;
+    OPTIONAL BINARY action (UTF8); OPTIONAL BINARY log_status (UTF8);
+}";
+
+/// Writes the default-format `lines` as a gzip-compressed Parquet file, in row groups of
+/// `group` rows.
+fn write_parquet(path: &Path, lines: &[Vec<&str>], group: usize) {
+    use parquet::basic::{Compression, GzipLevel};
+    use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let schema = Arc::new(parse_message_type(PARQUET_V2).unwrap());
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::GZIP(GzipLevel::default()))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = SerializedFileWriter::new(file, schema, Arc::new(properties)).unwrap();
+    for rows in lines.chunks(group) {
+        let mut row_group = writer.next_row_group().unwrap();
+        let mut column = 0;
+        while let Some(mut writer) = row_group.next_column().unwrap() {
+            let values: Vec<&str> = rows.iter().map(|row| row[column]).collect();
+            let levels: Vec<i16> = values.iter().map(|v| i16::from(*v != "-")).collect();
+            let present = values.iter().filter(|v| **v != "-");
+            match column {
+                0 | 5 | 6 => {
+                    let numbers: Vec<i32> = present.map(|v| v.parse().unwrap()).collect();
+                    let typed = writer.typed::<Int32Type>();
+                    typed.write_batch(&numbers, Some(&levels), None).unwrap();
+                }
+                7..=11 => {
+                    let numbers: Vec<i64> = present.map(|v| v.parse().unwrap()).collect();
+                    let typed = writer.typed::<Int64Type>();
+                    typed.write_batch(&numbers, Some(&levels), None).unwrap();
+                }
+                _ => {
+                    let texts: Vec<ByteArray> = present.map(|v| ByteArray::from(*v)).collect();
+                    let typed = writer.typed::<ByteArrayType>();
+                    typed.write_batch(&texts, Some(&levels), None).unwrap();
+                }
+            }
+            writer.close().unwrap();
+            column += 1;
+        }
+        row_group.close().unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// The report without its per-file part, which names the input.
+fn findings(mut report: Value) -> Value {
+    report.as_object_mut().unwrap().remove("files");
+    report
+}
+
 #[test]
-fn parquet_is_refused_with_a_clear_message() {
+fn parquet_delivery_reports_what_its_text_reports() {
+    let text = std::fs::read_to_string(fixture("v2-default.log")).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("flows.log.parquet");
+    write_parquet(&parquet, &lines, 4);
+    let parquet = parquet.to_str().unwrap();
+    let ranges = small_ranges();
+
+    let from_text = json(&["--ip-ranges", &ranges, &fixture("v2-default.log")]);
+    let from_parquet = json(&["--ip-ranges", &ranges, parquet]);
+    let file = &from_parquet["files"][0];
+    assert_eq!(file["encoding"], "parquet");
+    assert_eq!(file["format"], "header v2 (14 fields)");
+    assert_eq!(file["records"], 10);
+    assert_eq!(file["bad_lines"], 0);
+    assert_eq!(file["error"], Value::Null);
+    assert_eq!(from_parquet["nodata"], 1);
+    assert!(!from_parquet["rejects"].as_array().unwrap().is_empty());
+    assert_eq!(findings(from_parquet), findings(from_text));
+
+    let stdin = std::fs::File::open(parquet).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+        .args(["flowlogs", "--format", "json", "--ip-ranges", &ranges, "-"])
+        .env("EGRESS_PROBE_CACHE_DIR", dir.path())
+        .stdin(stdin)
+        .output()
+        .unwrap();
+    let from_stdin: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(from_stdin["files"][0]["encoding"], "parquet");
+    assert_eq!(from_stdin["records"], 10);
+}
+
+#[test]
+fn a_bad_parquet_row_is_a_bad_line_numbered_after_the_header() {
+    let good = "2 123456789012 eni-a 10.0.1.5 203.0.113.9 40000 443 6 1 60 1764504000 1764504060 ACCEPT OK";
+    let bad = "2 123456789012 eni-a 10.0.1.5 not-an-address 40000 443 6 1 60 1764504000 1764504060 ACCEPT OK";
+    let lines: Vec<Vec<&str>> = [good, good, bad, good]
+        .iter()
+        .map(|l| l.split(' ').collect())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("flows.parquet");
+    write_parquet(&parquet, &lines, 2);
+    let report = json(&[parquet.to_str().unwrap()]);
+    let file = &report["files"][0];
+    assert_eq!(file["records"], 3);
+    assert_eq!(file["bad_lines"], 1);
+    assert_eq!(file["first_bad_lines"], serde_json::json!([4]));
+}
+
+#[test]
+fn a_damaged_parquet_file_is_an_error_beside_good_input() {
     let dir = tempfile::tempdir().unwrap();
     let parquet = dir.path().join("flows.log.parquet");
     std::fs::write(&parquet, b"PAR1\x15\x04\x15\x10").unwrap();
-    let (code, stdout, stderr) = run(&[parquet.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(stdout.is_empty());
-    assert!(
-        stderr.contains("Parquet flow logs are not supported yet"),
-        "{stderr}"
-    );
-
     std::fs::copy(fixture("v2-default.log"), dir.path().join("text.log")).unwrap();
     let report = json(&[dir.path().to_str().unwrap()]);
-    let parquet = &report["files"][0];
-    assert_eq!(parquet["encoding"], "parquet");
-    assert_eq!(parquet["format"], "-");
-    assert!(parquet["error"].as_str().unwrap().contains("Parquet"));
+    let damaged = &report["files"][0];
+    let error = damaged["error"].as_str().unwrap();
+    assert!(error.starts_with("cannot read: Parquet: "), "{error}");
+    assert_eq!(damaged["records"], 0);
     assert_eq!(report["files"][1]["records"], 10);
+
+    let text = std::fs::read_to_string(fixture("v2-default.log")).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let whole = dir.path().join("whole.parquet");
+    write_parquet(&whole, &lines, 10);
+    let bytes = std::fs::read(&whole).unwrap();
+    std::fs::write(&parquet, &bytes[..bytes.len() - 20]).unwrap();
+    let report = json(&[parquet.to_str().unwrap()]);
+    let error = report["files"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("cannot read: Parquet: "), "{error}");
 }
 
 #[test]

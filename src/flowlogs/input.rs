@@ -1,5 +1,5 @@
 //! Where flow-log bytes come from: files, directories (recursively) and stdin; plain or gzip
-//! (told by content), Parquet recognised and refused; the S3 delivery layout read from a path;
+//! (told by content), Parquet turned into text; the S3 delivery layout read from a path;
 //! and the stream cut into lines without copying each one.
 
 use std::fs::File;
@@ -12,6 +12,7 @@ use anyhow::Context;
 use flate2::bufread::MultiGzDecoder;
 
 use crate::exit::UsageError;
+use crate::flowlogs::parquet::{self, ParquetText};
 
 /// The longest line taken as a record; anything longer is a bad line.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -124,7 +125,7 @@ pub enum Encoding {
     Plain,
     /// gzip, one or more members.
     Gzip,
-    /// Apache Parquet (`PAR1`), the other S3 delivery format.
+    /// Apache Parquet (`PAR1`), the other S3 delivery format, decoded into text.
     Parquet,
 }
 
@@ -162,9 +163,26 @@ pub fn decode(raw: Box<dyn Read + Send>, counter: Arc<AtomicU64>) -> io::Result<
     };
     let reader: Box<dyn Read + Send> = match encoding {
         Encoding::Gzip => Box::new(MultiGzDecoder::new(buffered)),
-        Encoding::Plain | Encoding::Parquet => Box::new(buffered),
+        Encoding::Parquet => Box::new(parquet_text(buffered)?),
+        Encoding::Plain => Box::new(buffered),
     };
     Ok(Opened { encoding, reader })
+}
+
+/// A Parquet input as flow-log text, read into memory whole first (its index is at its end).
+fn parquet_text(input: impl Read) -> io::Result<ParquetText> {
+    let mut data = Vec::new();
+    input.take(parquet::MAX_BYTES + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > parquet::MAX_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "a Parquet input larger than {} GiB is not read",
+                parquet::MAX_BYTES >> 30
+            ),
+        ));
+    }
+    ParquetText::new(data.into())
 }
 
 /// Opens the bytes in `range` of the plain file `path`; `counter` adds up the bytes read.
@@ -674,12 +692,13 @@ mod tests {
     }
 
     #[test]
-    fn parquet_is_recognised() {
+    fn parquet_is_told_by_content_and_a_damaged_one_named() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.log.parquet");
+        let path = dir.path().join("x.log");
         std::fs::write(&path, b"PAR1\x15\x04rest").unwrap();
-        let opened = open(&Source::File(path), Arc::default()).unwrap();
-        assert_eq!(opened.encoding, Encoding::Parquet);
+        let err = open(&Source::File(path), Arc::default()).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().starts_with("Parquet: "), "{err}");
     }
 
     #[test]

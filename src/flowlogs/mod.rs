@@ -9,6 +9,7 @@ pub mod format;
 pub mod fuzzing;
 pub mod input;
 pub mod names;
+pub mod parquet;
 pub mod parts;
 pub mod record;
 pub mod report;
@@ -27,7 +28,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aws::ipranges::IpRanges;
@@ -45,7 +45,7 @@ use crate::flowlogs::summary::Summary;
 /// Arguments of `flowlogs`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Flow-log files or directories (read recursively); `-` reads stdin. Plain or gzip.
+    /// Flow-log files or directories (read recursively); `-` reads stdin. Plain, gzip or Parquet.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -153,7 +153,6 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let started = Instant::now();
     tracing::info!(inputs = sources.len(), jobs, "reading flow logs");
     let (files, summary) = analyse(&sources, &ctx, &options, jobs)?;
-    refuse_parquet_only(&files)?;
     tracing::info!(
         records = files.iter().map(|file| file.records).sum::<u64>(),
         seconds = started.elapsed().as_secs_f64(),
@@ -530,24 +529,6 @@ fn progress_bar(sources: &[Source]) -> Option<ProgressBar> {
     }
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)
-}
-
-/// Parquet inputs alone are refused: nothing could be read.
-fn refuse_parquet_only(files: &[FileReport]) -> anyhow::Result<()> {
-    let parquet = files
-        .iter()
-        .filter(|file| file.encoding == Some("parquet"))
-        .count();
-    if parquet > 0 && parquet == files.len() {
-        let message = files[0].error.clone().unwrap_or_default();
-        let path = table::printable(&files[0].path);
-        return Err(UsageError::new(format!("{path}: {message}"))).context("reading flow logs");
-    }
-    for file in files.iter().filter(|file| file.encoding == Some("parquet")) {
-        let path = table::printable(&file.path);
-        tracing::warn!(%path, "skipped: Parquet flow logs are not supported yet");
-    }
-    Ok(())
 }
 
 /// The exit status the `--fail-on` findings call for.

@@ -145,10 +145,6 @@ pub fn scan_opened(
         Encoding::Gzip => "gzip",
         Encoding::Parquet => "parquet",
     });
-    if opened.encoding == Encoding::Parquet {
-        report.error = Some(PARQUET.to_string());
-        return Ok(unread(report));
-    }
     let bytes = match opened.encoding {
         Encoding::Gzip if options.read_ahead => input::ReadAhead::spawn(opened.reader),
         _ => opened.reader,
@@ -346,10 +342,6 @@ fn shortened(why: &str) -> String {
         None => why.to_string(),
     }
 }
-
-/// The message for Parquet input.
-const PARQUET: &str = "Parquet flow logs are not supported yet: deliver the flow log to S3 as \
-                       text (the default file format) or export it from CloudWatch Logs";
 
 /// The state of reading one input.
 struct Reader<'o> {
