@@ -294,6 +294,57 @@ fn nat_gateway_flows_count_once_per_interface_role() {
 }
 
 #[test]
+fn a_natted_plaintext_flow_to_another_region_counts_once_per_interface_role() {
+    // One flow from 10.0.1.5 through the NAT gateway 10.0.0.220 to port 80 of S3 in
+    // us-east-1: the instance's interface logs it once each way, the NAT's interface twice
+    // each way (instance-facing legs rewritten, internet-facing legs not).
+    let log = "version interface-id instance-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr \
+        srcport dstport protocol packets bytes start end action log-status
+3 eni-i i-01234567890123456 10.0.1.5 203.0.113.70 10.0.1.5 203.0.113.70 40500 80 6 10 1500 1764504000 1764504060 ACCEPT OK
+3 eni-i i-01234567890123456 203.0.113.70 10.0.1.5 203.0.113.70 10.0.1.5 80 40500 6 20 30000 1764504000 1764504060 ACCEPT OK
+3 eni-n - 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.70 40500 80 6 10 1500 1764504000 1764504060 ACCEPT OK
+3 eni-n - 10.0.0.220 203.0.113.70 10.0.0.220 203.0.113.70 61000 80 6 10 1500 1764504000 1764504060 ACCEPT OK
+3 eni-n - 203.0.113.70 10.0.0.220 203.0.113.70 10.0.0.220 80 61000 6 20 30000 1764504000 1764504060 ACCEPT OK
+3 eni-n - 10.0.0.220 10.0.1.5 203.0.113.70 10.0.1.5 80 40500 6 20 30000 1764504000 1764504060 ACCEPT OK
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nat-plaintext.log");
+    std::fs::write(&path, log).unwrap();
+    let path = path.display().to_string();
+    let report = json(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--region",
+        "us-west-2",
+        &path,
+    ]);
+    for list in ["plaintext", "cross_region"] {
+        for role in ["instance", "nat"] {
+            for (direction, bytes) in [("egress", 1500), ("ingress", 30_000)] {
+                let row = one(
+                    &report,
+                    list,
+                    &[
+                        ("interface_role", role.into()),
+                        ("direction", direction.into()),
+                    ],
+                );
+                assert_eq!(
+                    (
+                        row["service"].clone(),
+                        row["flows"].clone(),
+                        row["bytes"].clone()
+                    ),
+                    ("S3".into(), 1.into(), bytes.into()),
+                    "{list} {role} {direction}"
+                );
+            }
+        }
+        assert_eq!(rows(&report, list, &[]).len(), 4, "{list}");
+    }
+}
+
+#[test]
 fn a_nat_eni_without_pkt_fields_counts_its_instance_side_legs_once() {
     let report = json(&[
         "--ip-ranges",

@@ -11,7 +11,8 @@ use crate::flowlogs::filter::{Candidate, Filter};
 use crate::flowlogs::names::Interner;
 use crate::flowlogs::record::{Action, Direction, LogStatus, Record};
 use crate::flowlogs::summary::{
-    self, Class, Counts, CrossKey, Holder, PathKey, Peer, RejectKey, Scope, Seen, Summary, TalkKey,
+    self, Class, Counts, CrossKey, Holder, PathKey, Peer, PlainKey, RejectKey, Scope, Seen,
+    Summary, TalkKey,
 };
 use crate::flowlogs::tallies::{Packed, Tallies};
 
@@ -91,16 +92,20 @@ struct RejectIds {
 /// Key of a plaintext group, in ids.
 #[derive(Debug, Clone, Copy)]
 struct PlainIds {
+    holder: HolderId,
     remote: u32,
     direction: Option<Direction>,
+    rewritten: bool,
 }
 
 /// Key of a cross-region group, in ids.
 #[derive(Debug, Clone, Copy)]
 struct CrossIds {
+    holder: HolderId,
     own: u32,
     remote: u32,
     direction: Option<Direction>,
+    rewritten: bool,
 }
 
 /// Key of an S3 traffic-path group, in ids.
@@ -160,13 +165,20 @@ impl Packed for RejectIds {
 
 impl Packed for PlainIds {
     fn pack(self) -> u128 {
-        u128::from(self.remote) | direction_code(self.direction) << 32
+        u128::from(self.remote)
+            | u128::from(self.holder.code()) << 32
+            | direction_code(self.direction) << 96
+            | u128::from(self.rewritten) << 104
     }
 }
 
 impl Packed for CrossIds {
     fn pack(self) -> u128 {
-        u128::from(self.remote) | u128::from(self.own) << 32 | direction_code(self.direction) << 64
+        u128::from(self.remote)
+            | u128::from(self.own) << 32
+            | u128::from(self.holder.code()) << 64
+            | direction_code(self.direction) << 112
+            | u128::from(self.rewritten) << 120
     }
 }
 
@@ -626,7 +638,13 @@ impl<'c> Tally<'c> {
             record.dst_port
         };
         if record.protocol == Some(6) && remote_port == Some(80) {
-            self.plaintext.add(PlainIds { remote, direction }, counts);
+            let key = PlainIds {
+                holder,
+                remote,
+                direction,
+                rewritten: view.rewritten,
+            };
+            self.plaintext.add(key, counts);
         }
 
         let own = match record.region {
@@ -636,9 +654,11 @@ impl<'c> Tally<'c> {
         let elsewhere = peer.region != self.global_region && peer.region != self.unknown_region;
         if let Some(own) = own.filter(|&own| elsewhere && own != peer.region) {
             let key = CrossIds {
+                holder,
                 own,
                 remote,
                 direction,
+                rewritten: view.rewritten,
             };
             self.cross_region.add(key, counts);
         }
@@ -707,6 +727,7 @@ impl<'c> Tally<'c> {
         }
         for (ids, counts) in other.plaintext.into_entries() {
             let key = PlainIds {
+                holder: holder(self, ids.holder),
                 remote: remote(self, ids.remote),
                 ..ids
             };
@@ -714,6 +735,7 @@ impl<'c> Tally<'c> {
         }
         for (ids, counts) in other.cross_region.into_entries() {
             let key = CrossIds {
+                holder: holder(self, ids.holder),
                 own: region(self, ids.own),
                 remote: remote(self, ids.remote),
                 ..ids
@@ -786,16 +808,21 @@ impl<'c> Tally<'c> {
             *summary.rejects.entry(key).or_default() += counts;
         }
         for (ids, counts) in self.plaintext.into_entries() {
-            *summary
-                .plaintext
-                .entry((peer(ids.remote), ids.direction))
-                .or_default() += counts;
+            let key = PlainKey {
+                holder: holder(ids.holder),
+                peer: peer(ids.remote),
+                direction: ids.direction,
+                rewritten: ids.rewritten,
+            };
+            *summary.plaintext.entry(key).or_default() += counts;
         }
         for (ids, counts) in self.cross_region.into_entries() {
             let key = CrossKey {
+                holder: holder(ids.holder),
                 log_region: region(ids.own),
                 peer: peer(ids.remote),
                 direction: ids.direction,
+                rewritten: ids.rewritten,
             };
             *summary.cross_region.entry(key).or_default() += counts;
         }
@@ -955,7 +982,7 @@ mod tests {
         let plaintext: Vec<String> = summary
             .plaintext
             .iter()
-            .map(|((peer, _), counts)| format!("{} {}", peer.service, counts.bytes))
+            .map(|(key, counts)| format!("{} {}", key.peer.service, counts.bytes))
             .collect();
         assert_eq!(plaintext, ["EC2 200", "S3 100"]);
         let cross: Vec<String> = summary

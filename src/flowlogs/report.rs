@@ -132,6 +132,8 @@ pub struct RejectRow {
 /// A group of flows with one remote in one direction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlowRow {
+    /// The role of the interfaces that logged it.
+    pub interface_role: &'static str,
     /// Who was on the other side.
     #[serde(flatten)]
     pub remote: Remote,
@@ -147,6 +149,8 @@ pub struct FlowRow {
 pub struct CrossRow {
     /// The log's own region.
     pub log_region: String,
+    /// The role of the interfaces that logged it.
+    pub interface_role: &'static str,
     /// Who was on the other side.
     #[serde(flatten)]
     pub remote: Remote,
@@ -281,8 +285,8 @@ pub fn build(files: Vec<FileReport>, summary: &Summary, ctx: &Context, top: usiz
         time_range: time_range(summary.first_start, summary.last_end),
         attribution: attribution(summary, ctx),
         rejects: rejects(summary),
-        plaintext: plaintext(summary),
-        cross_region: cross_region(summary),
+        plaintext: plaintext(summary, &role_of),
+        cross_region: cross_region(summary, &role_of),
         s3_paths: s3_paths(summary, &role_of),
         nat: nat(summary, &role_of),
         top: talkers(summary, &role_of, top),
@@ -373,29 +377,54 @@ fn rejects(summary: &Summary) -> Vec<RejectRow> {
     rows
 }
 
-fn plaintext(summary: &Summary) -> Vec<FlowRow> {
-    let mut rows: Vec<FlowRow> = summary
-        .plaintext
-        .iter()
-        .map(|((peer, dir), counts)| FlowRow {
+fn plaintext(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<FlowRow> {
+    let mut grouped: BTreeMap<(&'static str, &Peer, Option<Direction>), Counts> = BTreeMap::new();
+    for (key, counts) in &summary.plaintext {
+        let role = role_of(&key.holder);
+        if counted_twice(role, key.rewritten, key.peer.scope) {
+            continue;
+        }
+        *grouped
+            .entry((role.name(), &key.peer, key.direction))
+            .or_default() += *counts;
+    }
+    let mut rows: Vec<FlowRow> = grouped
+        .into_iter()
+        .map(|((role, peer, dir), counts)| FlowRow {
+            interface_role: role,
             remote: remote(peer),
-            direction: direction(*dir),
-            totals: totals(*counts),
+            direction: direction(dir),
+            totals: totals(counts),
         })
         .collect();
     rows.sort_by_key(|row| Reverse(row.totals.bytes));
     rows
 }
 
-fn cross_region(summary: &Summary) -> Vec<CrossRow> {
-    let mut rows: Vec<CrossRow> = summary
-        .cross_region
-        .iter()
-        .map(|(key, counts)| CrossRow {
-            log_region: key.log_region.clone(),
-            remote: remote(&key.peer),
-            direction: direction(key.direction),
-            totals: totals(*counts),
+fn cross_region(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<CrossRow> {
+    type Group<'s> = (&'s str, &'static str, &'s Peer, Option<Direction>);
+    let mut grouped: BTreeMap<Group<'_>, Counts> = BTreeMap::new();
+    for (key, counts) in &summary.cross_region {
+        let role = role_of(&key.holder);
+        if counted_twice(role, key.rewritten, key.peer.scope) {
+            continue;
+        }
+        let group = (
+            key.log_region.as_str(),
+            role.name(),
+            &key.peer,
+            key.direction,
+        );
+        *grouped.entry(group).or_default() += *counts;
+    }
+    let mut rows: Vec<CrossRow> = grouped
+        .into_iter()
+        .map(|((log_region, role, peer, dir), counts)| CrossRow {
+            log_region: log_region.to_string(),
+            interface_role: role,
+            remote: remote(peer),
+            direction: direction(dir),
+            totals: totals(counts),
         })
         .collect();
     rows.sort_by_key(|row| Reverse(row.totals.bytes));

@@ -92,15 +92,32 @@ pub struct RejectKey {
     pub reason: String,
 }
 
+/// Key of a plaintext group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlainKey {
+    /// Whose records these are.
+    pub holder: Holder,
+    /// The remote side.
+    pub peer: Peer,
+    /// Direction relative to the remote.
+    pub direction: Option<Direction>,
+    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
+    pub rewritten: bool,
+}
+
 /// Key of a cross-region group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CrossKey {
+    /// Whose records these are.
+    pub holder: Holder,
     /// The log's own region.
     pub log_region: String,
     /// The remote side.
     pub peer: Peer,
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
+    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
+    pub rewritten: bool,
 }
 
 /// The kind of interface a record alone tells.
@@ -194,7 +211,7 @@ pub struct Summary {
     /// REJECT groups.
     pub rejects: BTreeMap<RejectKey, Counts>,
     /// Accepted TCP port 80 to or from AWS.
-    pub plaintext: BTreeMap<(Peer, Option<Direction>), Counts>,
+    pub plaintext: BTreeMap<PlainKey, Counts>,
     /// Accepted traffic with AWS regions other than the log's own.
     pub cross_region: BTreeMap<CrossKey, Counts>,
     /// Egress to S3 by traffic path.
@@ -276,6 +293,15 @@ mod tests {
         }
     }
 
+    fn plain(service: &str) -> PlainKey {
+        PlainKey {
+            holder: Holder::Class(Class::Instance),
+            peer: peer(service),
+            direction: None,
+            rewritten: false,
+        }
+    }
+
     #[test]
     fn merging_adds_counts_and_widens_the_time_range() {
         let mut a = Summary {
@@ -284,7 +310,7 @@ mod tests {
             last_end: Some(200),
             ..Summary::default()
         };
-        a.plaintext.insert((peer("S3"), None), Counts::one(3, 300));
+        a.plaintext.insert(plain("S3"), Counts::one(3, 300));
         let mut b = Summary {
             analysed: 1,
             first_start: Some(50),
@@ -294,14 +320,14 @@ mod tests {
                 .into(),
             ..Summary::default()
         };
-        b.plaintext.insert((peer("S3"), None), Counts::one(1, 10));
-        b.plaintext.insert((peer("EC2"), None), Counts::one(1, 1));
+        b.plaintext.insert(plain("S3"), Counts::one(1, 10));
+        b.plaintext.insert(plain("EC2"), Counts::one(1, 1));
         a.merge(b);
 
         assert_eq!(a.analysed, 3);
         assert_eq!((a.first_start, a.last_end), (Some(50), Some(200)));
         assert_eq!(
-            a.plaintext[&(peer("S3"), None)],
+            a.plaintext[&plain("S3")],
             Counts {
                 flows: 2,
                 packets: 4,

@@ -51,14 +51,16 @@ pub fn render(report: &Report) -> String {
         rejects,
     );
 
-    let plaintext = report
-        .plaintext
-        .iter()
-        .map(|row| flow_cells(&row.remote, row.direction, &row.totals));
+    let plaintext = report.plaintext.iter().map(|row| {
+        let mut cells = vec![row.interface_role.to_string()];
+        cells.extend(flow_cells(&row.remote, row.direction, &row.totals));
+        cells
+    });
     section(
         &mut out,
         "Plaintext HTTP (port 80) with AWS services",
         &[
+            "role",
             "service",
             "region",
             "direction",
@@ -70,7 +72,7 @@ pub fn render(report: &Report) -> String {
     );
 
     let cross = report.cross_region.iter().map(|row| {
-        let mut cells = vec![row.log_region.clone()];
+        let mut cells = vec![row.log_region.clone(), row.interface_role.to_string()];
         cells.extend(flow_cells(&row.remote, row.direction, &row.totals));
         cells
     });
@@ -79,6 +81,7 @@ pub fn render(report: &Report) -> String {
         "Traffic with other regions",
         &[
             "log region",
+            "role",
             "service",
             "region",
             "direction",
