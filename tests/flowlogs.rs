@@ -626,6 +626,15 @@ const PARQUET_V2: &str = "message flow_log {
 /// Writes the default-format `lines` as a gzip-compressed Parquet file, in row groups of
 /// `group` rows.
 fn write_parquet(path: &Path, lines: &[Vec<&str>], group: usize) {
+    write_parquet_groups(path, lines, group, PARQUET_V2);
+}
+
+/// [`write_parquet`] in one row group, with the columns of `schema` (version 2's, renamed).
+fn write_parquet_schema(path: &Path, lines: &[Vec<&str>], schema: &str) {
+    write_parquet_groups(path, lines, lines.len(), schema);
+}
+
+fn write_parquet_groups(path: &Path, lines: &[Vec<&str>], group: usize, schema: &str) {
     use parquet::basic::{Compression, GzipLevel};
     use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
@@ -633,7 +642,7 @@ fn write_parquet(path: &Path, lines: &[Vec<&str>], group: usize) {
     use parquet::schema::parser::parse_message_type;
     use std::sync::Arc;
 
-    let schema = Arc::new(parse_message_type(PARQUET_V2).unwrap());
+    let schema = Arc::new(parse_message_type(schema).unwrap());
     let properties = WriterProperties::builder()
         .set_compression(Compression::GZIP(GzipLevel::default()))
         .build();
@@ -751,6 +760,42 @@ fn a_damaged_parquet_file_is_an_error_beside_good_input() {
     let report = json(&[parquet.to_str().unwrap()]);
     let error = report["files"][0]["error"].as_str().unwrap();
     assert!(error.starts_with("cannot read: Parquet: "), "{error}");
+}
+
+#[test]
+fn strict_makes_a_parquet_file_cut_short_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("v2-default.log")).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let whole = dir.path().join("whole.parquet");
+    write_parquet(&whole, &lines, 10);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.log.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, _, stderr) = run(&["--strict", cut.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cut.log.parquet: cannot read: Parquet: ") && stderr.contains("(--strict)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn parquet_column_names_in_capitals_are_the_fields_they_name() {
+    // Version 2's columns named in capitals: the schema is the header, not a bad line.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("v2-default.log")).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let path = dir.path().join("upper.parquet");
+    write_parquet_schema(
+        &path,
+        &lines,
+        &PARQUET_V2.to_uppercase().replace("MESSAGE", "message"),
+    );
+    let report = json(&["--ip-ranges", &small_ranges(), path.to_str().unwrap()]);
+    let expected = json(&["--ip-ranges", &small_ranges(), &fixture("v2-default.log")]);
+    assert_eq!(report["files"][0]["bad_lines"], 0);
+    assert_eq!(findings(report), findings(expected));
 }
 
 #[test]

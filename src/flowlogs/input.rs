@@ -139,15 +139,30 @@ pub struct Opened {
 
 /// Opens an input and tells its encoding by its first bytes; `counter` adds up raw bytes read.
 pub fn open(source: &Source, counter: Arc<AtomicU64>) -> io::Result<Opened> {
-    let raw: Box<dyn Read + Send> = match source {
-        Source::Stdin => Box::new(io::stdin()),
-        Source::File(path) => Box::new(File::open(path)?),
+    let (raw, size): (Box<dyn Read + Send>, _) = match source {
+        Source::Stdin => (Box::new(io::stdin()), None),
+        Source::File(path) => {
+            let file = File::open(path)?;
+            let size = file.metadata().ok().map(|meta| meta.len());
+            (Box::new(file), size)
+        }
     };
-    decode(raw, counter)
+    decode_sized(raw, counter, size)
 }
 
 /// Tells the encoding of `raw` by its first bytes and decodes it; `counter` adds up raw bytes.
+/// A Parquet file inside gzip is read as Parquet.
 pub fn decode(raw: Box<dyn Read + Send>, counter: Arc<AtomicU64>) -> io::Result<Opened> {
+    decode_sized(raw, counter, None)
+}
+
+/// [`decode`] of an input of `size` bytes, when known: a Parquet file too large to hold is
+/// refused before it is read.
+fn decode_sized(
+    raw: Box<dyn Read + Send>,
+    counter: Arc<AtomicU64>,
+    size: Option<u64>,
+) -> io::Result<Opened> {
     let mut buffered = BufReader::with_capacity(
         256 * 1024,
         Counting {
@@ -162,11 +177,36 @@ pub fn decode(raw: Box<dyn Read + Send>, counter: Arc<AtomicU64>) -> io::Result<
         _ => Encoding::Plain,
     };
     let reader: Box<dyn Read + Send> = match encoding {
-        Encoding::Gzip => Box::new(MultiGzDecoder::new(buffered)),
+        Encoding::Gzip => {
+            let mut text = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buffered));
+            if text.fill_buf()?.starts_with(PAR1) {
+                return Ok(Opened {
+                    encoding: Encoding::Parquet,
+                    reader: Box::new(parquet_text(text)?),
+                });
+            }
+            Box::new(text)
+        }
+        Encoding::Parquet if size.is_some_and(|size| size > parquet::MAX_BYTES) => {
+            return Err(too_large());
+        }
         Encoding::Parquet => Box::new(parquet_text(buffered)?),
         Encoding::Plain => Box::new(buffered),
     };
     Ok(Opened { encoding, reader })
+}
+
+/// The first bytes of a Parquet file.
+const PAR1: &[u8] = b"PAR1";
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "a Parquet input larger than {} GiB is not read",
+            parquet::MAX_BYTES >> 30
+        ),
+    )
 }
 
 /// A Parquet input as flow-log text, read into memory whole first (its index is at its end).
@@ -174,13 +214,7 @@ fn parquet_text(input: impl Read) -> io::Result<ParquetText> {
     let mut data = Vec::new();
     input.take(parquet::MAX_BYTES + 1).read_to_end(&mut data)?;
     if data.len() as u64 > parquet::MAX_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "a Parquet input larger than {} GiB is not read",
-                parquet::MAX_BYTES >> 30
-            ),
-        ));
+        return Err(too_large());
     }
     ParquetText::new(data.into())
 }
@@ -699,6 +733,33 @@ mod tests {
         let err = open(&Source::File(path), Arc::default()).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().starts_with("Parquet: "), "{err}");
+    }
+
+    #[test]
+    fn a_parquet_file_over_the_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.parquet");
+        let file = File::create(&path).unwrap();
+        (&file).write_all(b"PAR1").unwrap();
+        // Sparse: no disk is used for the bytes never written.
+        file.set_len(parquet::MAX_BYTES + 1).unwrap();
+        let counter = Arc::new(AtomicU64::new(0));
+        let err = open(&Source::File(path), counter.clone()).err().unwrap();
+        assert!(err.to_string().contains("larger than 2 GiB"), "{err}");
+        assert!(counter.load(Ordering::Relaxed) <= 1 << 20);
+    }
+
+    #[test]
+    fn parquet_inside_gzip_is_read_as_parquet() {
+        let data = parquet::tests::small_file(4);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let wrapped = gz.finish().unwrap();
+        let mut opened = decode(Box::new(io::Cursor::new(wrapped)), Arc::default()).unwrap();
+        assert_eq!(opened.encoding, Encoding::Parquet);
+        let mut text = String::new();
+        opened.reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "bytes log-status\n0 OK\n1 -\n2 OK\n3 -\n");
     }
 
     #[test]

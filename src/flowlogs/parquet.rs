@@ -10,10 +10,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Once;
 
 use bytes::Bytes;
+use parquet::basic::{ConvertedType, LogicalType, Type};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::reader::RowIter;
 use parquet::record::{Field, Row};
+use parquet::schema::types::ColumnDescriptor;
 
 /// The largest Parquet input read; S3 delivers files of at most a few hundred MiB.
 pub const MAX_BYTES: u64 = 2 << 30;
@@ -21,14 +25,26 @@ pub const MAX_BYTES: u64 = 2 << 30;
 /// Text produced per refill: enough rows to keep a line reader busy.
 const BLOCK: usize = 256 * 1024;
 
+/// Rows read from each column at a time on the column path.
+const BATCH: usize = 1024;
+
 /// The rows of a Parquet file as flow-log text, made as they are read.
 pub struct ParquetText {
-    rows: RowIter<'static>,
+    rows: Rows,
     text: Vec<u8>,
     at: usize,
     /// Where reading the rows failed, handed on once the text before it is read.
     failure: Option<io::Error>,
     ended: bool,
+}
+
+/// How the rows are read.
+enum Rows {
+    /// Every column a plain integer, text or boolean (what flow logs hold): a batch of rows
+    /// read from each column in turn, the values written straight into the text.
+    Columns(Columns),
+    /// Any other column type: row by row, each value as the library shows it.
+    Records(RowIter<'static>),
 }
 
 impl ParquetText {
@@ -49,16 +65,38 @@ impl ParquetText {
             if !header.is_empty() {
                 header.push(' ');
             }
-            push_value(&mut header, &field.name().replace('_', "-"));
+            // Flow-log field names are lower case; the header is read as the text one is.
+            push_value(&mut header, &field.name().replace('_', "-").to_lowercase());
         }
         header.push('\n');
+        let descriptors = reader.metadata().file_metadata().schema_descr().columns();
+        let kinds: Option<Vec<Kind>> = descriptors.iter().map(|column| Kind::of(column)).collect();
+        let rows = match kinds {
+            Some(kinds) => Rows::Columns(Columns {
+                file: reader,
+                kinds,
+                next_group: 0,
+                columns: Vec::new(),
+            }),
+            None => Rows::Records(RowIter::from_file_into(Box::new(reader))),
+        };
         Ok(ParquetText {
-            rows: RowIter::from_file_into(Box::new(reader)),
+            rows,
             text: header.into_bytes(),
             at: 0,
             failure: None,
             ended: false,
         })
+    }
+
+    /// [`ParquetText::new`] reading row by row whatever the column types, to hold the column
+    /// path to the same text.
+    #[cfg(test)]
+    fn row_by_row(data: Bytes) -> io::Result<ParquetText> {
+        let mut text = ParquetText::new(data.clone())?;
+        let reader = guarded(|| SerializedFileReader::new(data))?;
+        text.rows = Rows::Records(RowIter::from_file_into(Box::new(reader)));
+        Ok(text)
     }
 
     /// Makes the text of the next rows; false when there are none.
@@ -67,13 +105,20 @@ impl ParquetText {
         self.at = 0;
         let mut line = String::new();
         while !self.ended && self.text.len() < BLOCK {
-            match guarded(|| self.rows.next().transpose()) {
-                Ok(Some(row)) => {
-                    line.clear();
-                    row_line(&row, &mut line);
-                    self.text.extend_from_slice(line.as_bytes());
-                }
-                Ok(None) => self.ended = true,
+            let next = match &mut self.rows {
+                Rows::Columns(columns) => guarded(|| columns.batch(&mut self.text)),
+                Rows::Records(rows) => guarded(|| rows.next().transpose()).map(|row| {
+                    row.map_or(0, |row| {
+                        line.clear();
+                        row_line(&row, &mut line);
+                        self.text.extend_from_slice(line.as_bytes());
+                        1
+                    })
+                }),
+            };
+            match next {
+                Ok(0) => self.ended = true,
+                Ok(_) => {}
                 Err(err) => {
                     self.failure = Some(err);
                     self.ended = true;
@@ -96,6 +141,219 @@ impl Read for ParquetText {
         buf[..taken].copy_from_slice(&self.text[self.at..self.at + taken]);
         self.at += taken;
         Ok(taken)
+    }
+}
+
+/// A column the column path reads, and how its values are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    /// A signed integer of this many bits.
+    Signed(u8),
+    /// An unsigned integer of this many bits.
+    Unsigned(u8),
+    Text,
+}
+
+impl Kind {
+    /// The kind of a flat column of a plain type; `None` for any other (dates, decimals,
+    /// floating point, ...), which the row path writes as the library shows them.
+    fn of(column: &ColumnDescriptor) -> Option<Kind> {
+        if column.max_rep_level() > 0 {
+            return None;
+        }
+        let logical = match column.logical_type_ref() {
+            None | Some(LogicalType::String | LogicalType::Enum) => None,
+            Some(LogicalType::Integer(int)) => Some((int.bit_width as u8, int.is_signed)),
+            Some(_) => return None,
+        };
+        use ConvertedType as C;
+        let kind = match (column.physical_type(), column.converted_type()) {
+            (Type::BOOLEAN, C::NONE) => Kind::Bool,
+            (Type::BYTE_ARRAY, C::NONE | C::UTF8 | C::ENUM) => Kind::Text,
+            (Type::INT32, C::INT_8) => Kind::Signed(8),
+            (Type::INT32, C::INT_16) => Kind::Signed(16),
+            (Type::INT32, C::UINT_8) => Kind::Unsigned(8),
+            (Type::INT32, C::UINT_16) => Kind::Unsigned(16),
+            (Type::INT32, C::UINT_32) => Kind::Unsigned(32),
+            (Type::INT64, C::UINT_64) => Kind::Unsigned(64),
+            (Type::INT32, C::INT_32 | C::NONE) | (Type::INT64, C::INT_64 | C::NONE) => {
+                match logical {
+                    Some((bits, false)) => Kind::Unsigned(bits),
+                    Some((bits, true)) => Kind::Signed(bits),
+                    None => Kind::Signed(64),
+                }
+            }
+            _ => return None,
+        };
+        Some(kind)
+    }
+}
+
+/// The column path: the file, its columns' kinds, and the readers of the row group being read.
+struct Columns {
+    file: SerializedFileReader<Bytes>,
+    kinds: Vec<Kind>,
+    next_group: usize,
+    columns: Vec<Column>,
+}
+
+/// One column of the row group being read, and its latest batch.
+struct Column {
+    values: Values,
+    kind: Kind,
+    /// Definition levels of the batch (a row is null below `max_def`); empty when required.
+    levels: Vec<i16>,
+    max_def: i16,
+    /// The next value of the batch to write.
+    next: usize,
+}
+
+/// A column's reader and its latest batch of values (nulls have none).
+enum Values {
+    Bool(ColumnReaderImpl<BoolType>, Vec<bool>),
+    Int32(ColumnReaderImpl<Int32Type>, Vec<i32>),
+    Int64(ColumnReaderImpl<Int64Type>, Vec<i64>),
+    Text(ColumnReaderImpl<ByteArrayType>, Vec<ByteArray>),
+}
+
+impl Columns {
+    /// Writes the next batch of rows to `text`; the number of rows, 0 at the end.
+    fn batch(&mut self, text: &mut Vec<u8>) -> Result<usize, ParquetError> {
+        loop {
+            if self.columns.is_empty() {
+                if self.next_group >= self.file.num_row_groups() || self.kinds.is_empty() {
+                    return Ok(0);
+                }
+                self.open_group()?;
+            }
+            let rows = self.read_columns()?;
+            if rows == 0 {
+                self.columns.clear();
+                continue;
+            }
+            self.write_rows(rows, text)?;
+            return Ok(rows);
+        }
+    }
+
+    fn open_group(&mut self) -> Result<(), ParquetError> {
+        let group = self.file.get_row_group(self.next_group)?;
+        self.next_group += 1;
+        for (index, &kind) in self.kinds.iter().enumerate() {
+            let values = match group.get_column_reader(index)? {
+                ColumnReader::BoolColumnReader(reader) => Values::Bool(reader, Vec::new()),
+                ColumnReader::Int32ColumnReader(reader) => Values::Int32(reader, Vec::new()),
+                ColumnReader::Int64ColumnReader(reader) => Values::Int64(reader, Vec::new()),
+                ColumnReader::ByteArrayColumnReader(reader) => Values::Text(reader, Vec::new()),
+                _ => return Err(ParquetError::General("a column changed its type".into())),
+            };
+            let max_def = group
+                .metadata()
+                .column(index)
+                .column_descr()
+                .max_def_level();
+            self.columns.push(Column {
+                values,
+                kind,
+                levels: Vec::new(),
+                max_def,
+                next: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the next batch of every column; the rows read, the same for every column.
+    fn read_columns(&mut self) -> Result<usize, ParquetError> {
+        let mut rows = None;
+        for column in &mut self.columns {
+            let Column {
+                values,
+                levels,
+                max_def,
+                next,
+                ..
+            } = column;
+            levels.clear();
+            *next = 0;
+            let levels = (*max_def > 0).then_some(levels);
+            let (read, ..) = match values {
+                Values::Bool(reader, batch) => {
+                    batch.clear();
+                    reader.read_records(BATCH, levels, None, batch)?
+                }
+                Values::Int32(reader, batch) => {
+                    batch.clear();
+                    reader.read_records(BATCH, levels, None, batch)?
+                }
+                Values::Int64(reader, batch) => {
+                    batch.clear();
+                    reader.read_records(BATCH, levels, None, batch)?
+                }
+                Values::Text(reader, batch) => {
+                    batch.clear();
+                    reader.read_records(BATCH, levels, None, batch)?
+                }
+            };
+            if *rows.get_or_insert(read) != read {
+                return Err(ParquetError::General(
+                    "the columns of a row group have different row counts".into(),
+                ));
+            }
+        }
+        Ok(rows.unwrap_or(0))
+    }
+
+    /// Writes `rows` rows of the batches just read as lines.
+    fn write_rows(&mut self, rows: usize, text: &mut Vec<u8>) -> Result<(), ParquetError> {
+        let short = || ParquetError::General("a column holds fewer values than rows".into());
+        let mut digits = itoa::Buffer::new();
+        for row in 0..rows {
+            for (index, column) in self.columns.iter_mut().enumerate() {
+                if index > 0 {
+                    text.push(b' ');
+                }
+                if column.max_def > 0 && column.levels.get(row) != Some(&column.max_def) {
+                    text.push(b'-');
+                    continue;
+                }
+                let at = column.next;
+                column.next += 1;
+                match (&column.values, column.kind) {
+                    (Values::Bool(_, batch), _) => {
+                        let value = *batch.get(at).ok_or_else(short)?;
+                        text.extend_from_slice(if value { b"true" } else { b"false" });
+                    }
+                    (Values::Int32(_, batch), kind) => {
+                        let value = *batch.get(at).ok_or_else(short)?;
+                        // Narrowed to the annotated width, as the row path does.
+                        let shown = match kind {
+                            Kind::Signed(8) => digits.format(value as i8),
+                            Kind::Signed(16) => digits.format(value as i16),
+                            Kind::Unsigned(8) => digits.format(value as u8),
+                            Kind::Unsigned(16) => digits.format(value as u16),
+                            Kind::Unsigned(_) => digits.format(value as u32),
+                            _ => digits.format(value),
+                        };
+                        text.extend_from_slice(shown.as_bytes());
+                    }
+                    (Values::Int64(_, batch), kind) => {
+                        let value = *batch.get(at).ok_or_else(short)?;
+                        let shown = match kind {
+                            Kind::Unsigned(_) => digits.format(value as u64),
+                            _ => digits.format(value),
+                        };
+                        text.extend_from_slice(shown.as_bytes());
+                    }
+                    (Values::Text(_, batch), _) => {
+                        push_bytes(text, batch.get(at).ok_or_else(short)?.data());
+                    }
+                }
+            }
+            text.push(b'\n');
+        }
+        Ok(())
     }
 }
 
@@ -125,6 +383,10 @@ fn row_line(row: &Row, line: &mut String) {
                 push_value(line, &String::from_utf8_lossy(value.data()));
                 Ok(())
             }
+            // A whole number kept as a decimal: written as the number it is.
+            Field::Decimal(decimal) if decimal.scale() == 0 && decimal.data().len() <= 16 => {
+                write!(line, "{}", whole_decimal(decimal.data()))
+            }
             // Not a type flow logs use: written as the library shows it, for the parser to
             // judge (a number field that is not a number makes a bad line).
             other => {
@@ -134,6 +396,29 @@ fn row_line(row: &Row, line: &mut String) {
         };
     }
     line.push('\n');
+}
+
+/// The integer of a big-endian two's complement number of up to 16 bytes.
+fn whole_decimal(bytes: &[u8]) -> i128 {
+    let fill = if bytes.first().is_some_and(|&b| b & 0x80 != 0) {
+        0xff
+    } else {
+        0
+    };
+    let mut full = [fill; 16];
+    full[16 - bytes.len()..].copy_from_slice(bytes);
+    i128::from_be_bytes(full)
+}
+
+/// Adds one text value as [`push_value`] does, without a copy when it is plain ASCII.
+fn push_bytes(text: &mut Vec<u8>, value: &[u8]) {
+    if !value.is_empty() && value.iter().all(|&b| b.is_ascii_graphic()) {
+        text.extend_from_slice(value);
+    } else {
+        let mut shown = String::new();
+        push_value(&mut shown, &String::from_utf8_lossy(value));
+        text.extend_from_slice(shown.as_bytes());
+    }
 }
 
 /// Adds one value: `-` when empty, and a space, tab, line break or other control character
@@ -187,7 +472,9 @@ fn guarded<T>(call: impl FnOnce() -> Result<T, ParquetError>) -> io::Result<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use parquet::basic::Compression;
+
     use super::*;
 
     #[test]
@@ -200,9 +487,12 @@ mod tests {
     }
 
     /// A small gzip-compressed Parquet file of `rows` rows: a number and a text column.
-    fn small_file(rows: i64) -> Vec<u8> {
-        use parquet::basic::{Compression, GzipLevel};
-        use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    pub(crate) fn small_file(rows: i64) -> Vec<u8> {
+        use parquet::basic::GzipLevel;
+        small_file_in(rows, Compression::GZIP(GzipLevel::default()))
+    }
+
+    fn small_file_in(rows: i64, compression: parquet::basic::Compression) -> Vec<u8> {
         use parquet::file::properties::WriterProperties;
         use parquet::file::writer::SerializedFileWriter;
         use parquet::schema::parser::parse_message_type;
@@ -211,7 +501,7 @@ mod tests {
         let schema = "message m { REQUIRED INT64 bytes; OPTIONAL BINARY log_status (UTF8); }";
         let schema = Arc::new(parse_message_type(schema).unwrap());
         let properties = WriterProperties::builder()
-            .set_compression(Compression::GZIP(GzipLevel::default()))
+            .set_compression(compression)
             .build();
         let mut out = Vec::new();
         let mut writer = SerializedFileWriter::new(&mut out, schema, Arc::new(properties)).unwrap();
@@ -246,6 +536,142 @@ mod tests {
     fn columns_become_a_header_and_rows_lines_with_a_dash_for_null() {
         let text = text_of(small_file(4)).unwrap();
         assert_eq!(text, "bytes log-status\n0 OK\n1 -\n2 OK\n3 -\n");
+    }
+
+    /// A file of `schema` with `groups` row groups of `rows` rows, each column's values made
+    /// by `write` (column index, group, rows, the column's writer).
+    fn file_of(
+        schema: &str,
+        groups: usize,
+        rows: usize,
+        mut write: impl FnMut(usize, usize, usize, &mut parquet::column::writer::ColumnWriter<'_>),
+    ) -> Vec<u8> {
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        use parquet::schema::parser::parse_message_type;
+        use std::sync::Arc;
+
+        let schema = Arc::new(parse_message_type(schema).unwrap());
+        let properties = Arc::new(WriterProperties::builder().build());
+        let mut out = Vec::new();
+        let mut writer = SerializedFileWriter::new(&mut out, schema, properties).unwrap();
+        for group_index in 0..groups {
+            let mut group = writer.next_row_group().unwrap();
+            let mut index = 0;
+            while let Some(mut column) = group.next_column().unwrap() {
+                write(index, group_index, rows, column.untyped());
+                column.close().unwrap();
+                index += 1;
+            }
+            group.close().unwrap();
+        }
+        writer.close().unwrap();
+        out
+    }
+
+    #[test]
+    fn the_column_path_writes_what_the_row_path_writes() {
+        use parquet::column::writer::ColumnWriter as W;
+        let schema = "message m { REQUIRED INT32 version; OPTIONAL INT32 srcport (UINT_16); \
+            OPTIONAL INT64 bytes; OPTIONAL INT64 big (UINT_64); OPTIONAL INT32 small (INT_8); \
+            OPTIONAL BOOLEAN flag; OPTIONAL BINARY action (UTF8); OPTIONAL BINARY raw; }";
+        let data = file_of(schema, 3, 700, |index, group, rows, column| {
+            let levels: Vec<i16> = (0..rows)
+                .map(|row| i16::from((row + index) % 5 != 0))
+                .collect();
+            let present = levels.iter().filter(|&&level| level == 1).count();
+            let n = |i: usize| (i + group * rows) as i64;
+            let written = match column {
+                W::Int32ColumnWriter(w) if index == 0 => {
+                    let all: Vec<i32> = (0..rows).map(|_| 5).collect();
+                    w.write_batch(&all, None, None)
+                }
+                W::Int32ColumnWriter(w) => {
+                    let values: Vec<i32> = (0..present).map(|i| (n(i) * 97 - 300) as i32).collect();
+                    w.write_batch(&values, Some(&levels), None)
+                }
+                W::Int64ColumnWriter(w) => {
+                    let values: Vec<i64> = (0..present).map(|i| n(i) * -1_000_003).collect();
+                    w.write_batch(&values, Some(&levels), None)
+                }
+                W::BoolColumnWriter(w) => {
+                    let values: Vec<bool> = (0..present).map(|i| i % 3 == 0).collect();
+                    w.write_batch(&values, Some(&levels), None)
+                }
+                W::ByteArrayColumnWriter(w) => {
+                    let words = ["ACCEPT", "", "a b", "ça\tva", "REJECT"];
+                    let values: Vec<ByteArray> = (0..present)
+                        .map(|i| ByteArray::from(words[i % 5]))
+                        .collect();
+                    w.write_batch(&values, Some(&levels), None)
+                }
+                _ => unreachable!(),
+            };
+            written.unwrap();
+        });
+        let columns = text_of(data.clone()).unwrap();
+        let mut rows = String::new();
+        ParquetText::row_by_row(data.into())
+            .unwrap()
+            .read_to_string(&mut rows)
+            .unwrap();
+        assert_eq!(columns.lines().count(), 1 + 3 * 700);
+        let differ = columns.lines().zip(rows.lines()).position(|(a, b)| a != b);
+        if let Some(line) = differ {
+            panic!(
+                "line {line}:\n{}\n{}",
+                columns.lines().nth(line).unwrap(),
+                rows.lines().nth(line).unwrap()
+            );
+        }
+        assert_eq!(columns.len(), rows.len());
+        let first: Vec<&str> = columns.lines().take(3).collect();
+        assert_eq!(
+            first,
+            [
+                "version srcport bytes big small flag action raw",
+                "5 65236 0 0 -44 - ACCEPT ACCEPT",
+                "5 65333 -1000003 18446744073708551613 - true - -",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_compression_parquet_writers_use_is_read() {
+        use parquet::basic::{BrotliLevel, GzipLevel, ZstdLevel};
+        for compression in [
+            Compression::UNCOMPRESSED,
+            Compression::SNAPPY,
+            Compression::GZIP(GzipLevel::default()),
+            Compression::LZ4,
+            Compression::LZ4_RAW,
+            Compression::ZSTD(ZstdLevel::default()),
+            Compression::BROTLI(BrotliLevel::default()),
+        ] {
+            let text = text_of(small_file_in(4, compression));
+            assert_eq!(
+                text.as_deref().ok(),
+                Some("bytes log-status\n0 OK\n1 -\n2 OK\n3 -\n"),
+                "{compression:?}: {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_number_decimals_are_written_without_a_point() {
+        use parquet::column::writer::ColumnWriter as W;
+        let schema = "message m { REQUIRED INT64 PACKETS (DECIMAL(18,0)); \
+            REQUIRED INT64 bytes (DECIMAL(18,2)); }";
+        let data = file_of(schema, 1, 2, |_, _, _, column| match column {
+            W::Int64ColumnWriter(w) => {
+                w.write_batch(&[10, -12345], None, None).unwrap();
+            }
+            _ => unreachable!(),
+        });
+        assert_eq!(
+            text_of(data).unwrap(),
+            "packets bytes\n10 0.10\n-12345 -123.45\n"
+        );
     }
 
     #[test]

@@ -135,6 +135,12 @@ pub fn scan_opened(
     let mut report = blank(source, options);
     let opened = match opened {
         Ok(opened) => opened,
+        Err(err) if options.strict => {
+            return Err(UsageError::new(format!(
+                "{}: cannot read: {err} (--strict)",
+                table::printable(&report.path)
+            )));
+        }
         Err(err) => {
             report.error = Some(format!("cannot read: {err}"));
             return Ok(unread(report));
