@@ -1,6 +1,6 @@
 //! The Athena queries of docs/flowlogs.md answer what `egress-probe flowlogs` answers: a
 //! generated version 5 log (instance traffic both ways, REJECTs, port 80, a NAT gateway's four
-//! legs, NODATA) is read by the binary and, through `tests/athena_queries.py`, by the doc's
+//! legs and a leg it refused, a Transit Gateway attachment's legs, IPv6, NODATA) is read by the binary and, through `tests/athena_queries.py`, by the doc's
 //! SQL in DuckDB, and each report's numbers are compared. The README shows some of the same
 //! queries: they must be the doc's, word for word.
 //!
@@ -23,6 +23,9 @@ const COLUMNS: &str = "version account-id interface-id srcaddr dstaddr srcport d
 /// The NAT gateway's interface, as the `nat[]` query names it.
 const NAT_ENI: &str = "eni-0123456789abcdef0";
 const NAT_ADDR: &str = "10.0.9.5";
+
+/// A Transit Gateway attachment's interface.
+const TGW_ENI: &str = "eni-0aaaaaaaaaaaaaaa1";
 
 /// AWS addresses of `tests/fixtures/flowlogs/ip-ranges-small.json` and their services.
 const REMOTES: [(&str, &str); 4] = [
@@ -143,7 +146,107 @@ fn generate(flows: u64) -> String {
             ("REJECT", "REJECT"),
         ]);
         let path = rng.pick(&["1", "2", "7", "8"]);
-        if rng.below(5) == 0 {
+        let instance = "i-0c50d5961bcb2d47b";
+        if rng.below(8) == 0 {
+            // Over IPv6, to S3 in eu-west-1.
+            let local = format!("2001:db8:e000::{}", 1 + rng.below(9));
+            let s3 = "2001:db8:a::10";
+            for leg in [
+                Leg {
+                    eni: &eni,
+                    instance,
+                    src: (&local, ephemeral),
+                    dst: (s3, service_port),
+                    pkt: (&local, s3),
+                    services: ("-", "S3"),
+                    egress: true,
+                    path,
+                    action: out_action,
+                },
+                Leg {
+                    eni: &eni,
+                    instance,
+                    src: (s3, service_port),
+                    dst: (&local, ephemeral),
+                    pkt: (s3, &local),
+                    services: ("S3", "-"),
+                    egress: false,
+                    path: "-",
+                    action: in_action,
+                },
+            ] {
+                write_leg(&mut out, &leg, &mut rng, protocol, start);
+            }
+        } else if rng.below(8) == 0 {
+            // Through a Transit Gateway attachment (centralised egress): its interface logs
+            // the attachment's address in place of the remote, and no outside leg.
+            let attachment = "10.0.3.10";
+            for leg in [
+                Leg {
+                    eni: &eni,
+                    instance,
+                    src: (&local, ephemeral),
+                    dst: (remote, service_port),
+                    pkt: (&local, remote),
+                    services: ("-", service),
+                    egress: true,
+                    path: "1",
+                    action: "ACCEPT",
+                },
+                Leg {
+                    eni: TGW_ENI,
+                    instance: "-",
+                    src: (&local, ephemeral),
+                    dst: (attachment, service_port),
+                    pkt: (&local, remote),
+                    services: ("-", service),
+                    egress: false,
+                    path: "-",
+                    action: "ACCEPT",
+                },
+                Leg {
+                    eni: TGW_ENI,
+                    instance: "-",
+                    src: (attachment, service_port),
+                    dst: (&local, ephemeral),
+                    pkt: (remote, &local),
+                    services: (service, "-"),
+                    egress: true,
+                    path: "1",
+                    action: in_action,
+                },
+            ] {
+                write_leg(&mut out, &leg, &mut rng, protocol, start);
+            }
+        } else if rng.below(10) == 0 {
+            // Refused on its way into the NAT gateway (its subnet's NACL): no outside legs.
+            for leg in [
+                Leg {
+                    eni: &eni,
+                    instance,
+                    src: (&local, ephemeral),
+                    dst: (remote, service_port),
+                    pkt: (&local, remote),
+                    services: ("-", service),
+                    egress: true,
+                    path: "1",
+                    action: "ACCEPT",
+                },
+                Leg {
+                    eni: NAT_ENI,
+                    instance: "-",
+                    src: (&local, ephemeral),
+                    dst: (NAT_ADDR, service_port),
+                    pkt: (&local, remote),
+                    services: ("-", service),
+                    egress: false,
+                    path: "-",
+                    action: "REJECT",
+                },
+            ] {
+                write_leg(&mut out, &leg, &mut rng, protocol, start);
+            }
+        } else if rng.below(5) == 0 {
             // From the instance through the NAT gateway: the instance's interface logs it
             // unchanged, the NAT's interface logs its inside and outside legs.
             let legs = [
@@ -276,8 +379,8 @@ fn generate(flows: u64) -> String {
             }
         }
         if flow % 50 == 0 {
-            let nodata = "5 123456789012 eni-0000000000000010 - - - - - - - 1764504000 \
-                1764504060 - NODATA vpc-0a1b2c3d subnet-0a1b2c3d i-0c50d5961bcb2d47b - - - - \
+            let nodata = "5 123456789012 eni-0000000000000010 - - - - - - - 1764500400 \
+                1764500460 - NODATA vpc-0a1b2c3d subnet-0a1b2c3d i-0c50d5961bcb2d47b - - - - \
                 us-west-2 usw2-az1 - - - - - -";
             writeln!(out, "{nodata}").unwrap();
         }
@@ -436,22 +539,38 @@ fn athena_queries_give_the_reports_numbers() {
         }
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // The generated cases all reached the reports.
+    let has = |list: &str, field: &str, value: &str| {
+        ours[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row[field] == value)
+    };
+    assert!(has("top", "interface_role", "managed"), "{}", ours["top"]);
+    assert!(has("nat", "interface_id", NAT_ENI), "{}", ours["nat"]);
+    assert!(
+        has("cross_region", "region", "eu-west-1"),
+        "{}",
+        ours["cross_region"]
+    );
 
-    // The time range, as the top query's earliest start and latest end.
-    let instant = |text: &str| text.replace(' ', "T").replace("+00:00", "Z");
-    let rows = athena["top"].as_array().unwrap();
-    let first = rows
-        .iter()
-        .map(|row| instant(row["first_start"].as_str().unwrap()));
-    let last = rows
-        .iter()
-        .map(|row| instant(row["last_end"].as_str().unwrap()));
+    // The time range, NODATA included (the generator's NODATA records start earlier).
+    let instant = |value: &Value| {
+        value
+            .as_str()
+            .unwrap()
+            .replace(' ', "T")
+            .replace("+00:00", "Z")
+    };
+    let range = &athena["time_range"][0];
     assert_eq!(
-        Some(first.min().unwrap()).as_deref(),
-        ours["time_range"]["start"].as_str()
+        instant(&range["first_start"]),
+        ours["time_range"]["start"].as_str().unwrap()
     );
     assert_eq!(
-        Some(last.max().unwrap()).as_deref(),
-        ours["time_range"]["end"].as_str()
+        instant(&range["last_end"]),
+        ours["time_range"]["end"].as_str().unwrap()
     );
+    assert_eq!(ours["time_range"]["start_epoch"], 1_764_504_000 - 3_600);
 }

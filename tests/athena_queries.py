@@ -32,8 +32,8 @@ def blocks(doc):
     pairs = []
     for match in re.finditer(r"```sql\n(.*?)```", section, re.S):
         before = section[: match.start()]
-        names = re.findall(r"`([a-z0-9_]+)\[\]`", before)
-        pairs.append((names[-1] if names else "table", match.group(1)))
+        names = [name for name in re.findall(r"`([a-z0-9_]+\[\]|time_range)`", before)]
+        pairs.append((names[-1].removesuffix("[]") if names else "table", match.group(1)))
     return pairs
 
 
@@ -90,10 +90,9 @@ def load_flow_logs(con, create, log):
     )
 
 
-def load_ip_ranges(con, ranges):
-    con.execute(
-        "CREATE TABLE aws_ip_ranges AS SELECT prefixes FROM read_json(?)", [ranges]
-    )
+def load_ip_ranges(con, create, ranges):
+    names = ", ".join(name for name, _ in columns(create))
+    con.execute(f"CREATE TABLE aws_ip_ranges AS SELECT {names} FROM read_json(?)", [ranges])
 
 
 def main():
@@ -120,7 +119,7 @@ def main():
                 if table == "vpc_flow_logs":
                     load_flow_logs(con, statement, log)
                 elif table == "aws_ip_ranges":
-                    load_ip_ranges(con, ranges)
+                    load_ip_ranges(con, statement, ranges)
                 else:
                     print(f"{name}: unknown table {table}", file=sys.stderr)
                     sys.exit(2)

@@ -344,6 +344,151 @@ fn a_natted_plaintext_flow_to_another_region_counts_once_per_interface_role() {
     }
 }
 
+/// Writes `text` as `name` in `dir`; its path.
+fn temp_log(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Version 3 with the packet addresses, no `flow-direction`.
+const V3_HEADER: &str = "version interface-id instance-id srcaddr dstaddr pkt-srcaddr \
+    pkt-dstaddr srcport dstport protocol packets bytes start end action log-status\n";
+
+#[test]
+fn a_transit_gateway_attachment_is_not_taken_for_a_nat_gateway() {
+    // A Transit Gateway attachment's interface logs the flow with the attachment's address
+    // in place of the destination, as a NAT's inside legs are, but never an outside leg.
+    let log = format!(
+        "{V3_HEADER}\
+3 eni-i i-1 10.0.1.5 203.0.113.70 10.0.1.5 203.0.113.70 40500 80 6 10 100 1764504000 1764504060 ACCEPT OK
+3 eni-t - 10.0.1.5 10.0.3.10 10.0.1.5 203.0.113.70 40500 80 6 10 101 1764504000 1764504060 ACCEPT OK
+3 eni-t - 10.0.3.10 10.0.1.5 203.0.113.70 10.0.1.5 80 40500 6 10 201 1764504000 1764504060 ACCEPT OK
+"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(&dir, "tgw.log", &log);
+    let report = json(&["--ip-ranges", &small_ranges(), &path]);
+    assert_eq!(rows(&report, "nat", &[]).len(), 0, "{}", report["nat"]);
+    for (direction, bytes) in [("egress", 101), ("ingress", 201)] {
+        let row = one(
+            &report,
+            "plaintext",
+            &[
+                ("interface_role", "managed".into()),
+                ("direction", direction.into()),
+            ],
+        );
+        assert_eq!(
+            (row["service"].clone(), row["bytes"].clone()),
+            ("S3".into(), bytes.into())
+        );
+    }
+}
+
+#[test]
+fn a_private_nat_gateway_named_by_nat_eni_keeps_its_outside_legs() {
+    // A private NAT gateway translates to a private address: its outside legs have a private
+    // remote, but `pkt-*` in the format tell them from the inside legs.
+    let log = format!(
+        "{V3_HEADER}\
+3 eni-p - 10.0.1.5 10.0.0.230 10.0.1.5 172.16.5.5 40500 443 6 10 101 1764504000 1764504060 ACCEPT OK
+3 eni-p - 10.0.0.230 172.16.5.5 10.0.0.230 172.16.5.5 61000 443 6 10 102 1764504000 1764504060 ACCEPT OK
+3 eni-p - 172.16.5.5 10.0.0.230 172.16.5.5 10.0.0.230 443 61000 6 10 202 1764504000 1764504060 ACCEPT OK
+3 eni-p - 10.0.0.230 10.0.1.5 172.16.5.5 10.0.1.5 443 40500 6 10 201 1764504000 1764504060 ACCEPT OK
+"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(&dir, "private-nat.log", &log);
+    let report = json(&["--ip-ranges", &small_ranges(), "--nat-eni", "eni-p", &path]);
+    // Both sides private and no flow-direction: the direction is not known, the flow is.
+    let top = one(&report, "top", &[("interface_role", "nat".into())]);
+    assert_eq!(
+        (
+            top["scope"].clone(),
+            top["flows"].clone(),
+            top["bytes"].clone()
+        ),
+        ("private".into(), 2.into(), 304.into())
+    );
+    assert_eq!(one(&report, "nat", &[])["bytes"], 304);
+}
+
+#[test]
+fn a_filter_does_not_change_what_an_interface_is() {
+    // The NAT shows itself by its accepted legs; a filter keeping only a REJECT still
+    // reports that REJECT as the NAT's.
+    let log = format!(
+        "{V3_HEADER}\
+3 eni-n - 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.70 40500 80 6 10 101 1764504000 1764504060 ACCEPT OK
+3 eni-n - 10.0.0.220 203.0.113.70 10.0.0.220 203.0.113.70 61000 80 6 10 102 1764504000 1764504060 ACCEPT OK
+3 eni-n - 203.0.113.70 10.0.0.220 203.0.113.70 10.0.0.220 443 62000 6 10 999 1764504000 1764504060 REJECT OK
+"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(&dir, "nat-filtered.log", &log);
+    let report = json(&[
+        "--ip-ranges",
+        &small_ranges(),
+        "--filter",
+        "action=REJECT",
+        &path,
+    ]);
+    let nat = one(&report, "nat", &[]);
+    assert_eq!(
+        (
+            nat["recognised_by"].clone(),
+            nat["direction"].clone(),
+            nat["bytes"].clone()
+        ),
+        ("address-rewrite".into(), "ingress".into(), 999.into())
+    );
+}
+
+#[test]
+fn ipv6_without_flow_direction_takes_the_vpcs_ec2_address_as_its_own() {
+    // A VPC's IPv6 addresses lie in prefixes AWS publishes for EC2; the other side is remote.
+    let ranges = r#"{"syncToken": "1", "createDate": "2026-11-30-12-00-00", "prefixes": [],
+      "ipv6_prefixes": [
+        {"ipv6_prefix": "2001:db8:e000::/40", "region": "us-west-2", "service": "AMAZON", "network_border_group": "us-west-2"},
+        {"ipv6_prefix": "2001:db8:e000::/40", "region": "us-west-2", "service": "EC2", "network_border_group": "us-west-2"},
+        {"ipv6_prefix": "2001:db8:a::/48", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"},
+        {"ipv6_prefix": "2001:db8:a::/48", "region": "eu-west-1", "service": "S3", "network_border_group": "eu-west-1"}
+      ]}"#;
+    let log = "\
+2 123456789012 eni-1 2001:db8:ff::1 2001:db8:e000::5 443 40002 6 1 60 1764504000 1764504060 REJECT OK
+2 123456789012 eni-1 2001:db8:e000::5 2001:db8:a::10 40100 80 6 5 500 1764504000 1764504060 ACCEPT OK
+2 123456789012 eni-1 2001:db8:a::10 2001:db8:e000::5 80 40100 6 6 600 1764504000 1764504060 ACCEPT OK
+";
+    let dir = tempfile::tempdir().unwrap();
+    let ranges = temp_log(&dir, "ip-ranges.json", ranges);
+    let path = temp_log(&dir, "v6.log", log);
+    let report = json(&["--ip-ranges", &ranges, "--region", "us-west-2", &path]);
+    let reject = one(&report, "rejects", &[]);
+    assert_eq!(
+        (
+            reject["scope"].clone(),
+            reject["direction"].clone(),
+            reject["port"].clone()
+        ),
+        ("internet".into(), "ingress".into(), 443.into())
+    );
+    for list in ["plaintext", "cross_region"] {
+        for (direction, bytes) in [("egress", 500), ("ingress", 600)] {
+            let row = one(&report, list, &[("direction", direction.into())]);
+            assert_eq!(
+                (
+                    row["service"].clone(),
+                    row["region"].clone(),
+                    row["bytes"].clone()
+                ),
+                ("S3".into(), "eu-west-1".into(), bytes.into()),
+                "{list}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_nat_eni_without_pkt_fields_counts_its_instance_side_legs_once() {
     let report = json(&[

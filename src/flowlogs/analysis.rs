@@ -95,7 +95,7 @@ struct PlainIds {
     holder: HolderId,
     remote: u32,
     direction: Option<Direction>,
-    rewritten: bool,
+    inside: bool,
 }
 
 /// Key of a cross-region group, in ids.
@@ -105,7 +105,7 @@ struct CrossIds {
     own: u32,
     remote: u32,
     direction: Option<Direction>,
-    rewritten: bool,
+    inside: bool,
 }
 
 /// Key of an S3 traffic-path group, in ids.
@@ -114,7 +114,7 @@ struct PathIds {
     holder: HolderId,
     path: Option<u8>,
     region: u32,
-    rewritten: bool,
+    inside: bool,
 }
 
 /// Key of a talker group, in ids.
@@ -123,7 +123,7 @@ struct TalkIds {
     holder: HolderId,
     remote: u32,
     direction: Option<Direction>,
-    rewritten: bool,
+    inside: bool,
 }
 
 /// Who a record's tallies go to, in ids.
@@ -168,7 +168,7 @@ impl Packed for PlainIds {
         u128::from(self.remote)
             | u128::from(self.holder.code()) << 32
             | direction_code(self.direction) << 96
-            | u128::from(self.rewritten) << 104
+            | u128::from(self.inside) << 104
     }
 }
 
@@ -178,7 +178,7 @@ impl Packed for CrossIds {
             | u128::from(self.own) << 32
             | u128::from(self.holder.code()) << 64
             | direction_code(self.direction) << 112
-            | u128::from(self.rewritten) << 120
+            | u128::from(self.inside) << 120
     }
 }
 
@@ -188,7 +188,7 @@ impl Packed for PathIds {
         u128::from(self.region)
             | u128::from(self.holder.code()) << 32
             | path << 96
-            | u128::from(self.rewritten) << 112
+            | u128::from(self.inside) << 112
     }
 }
 
@@ -197,7 +197,7 @@ impl Packed for TalkIds {
         u128::from(self.remote)
             | u128::from(self.holder.code()) << 32
             | direction_code(self.direction) << 96
-            | u128::from(self.rewritten) << 104
+            | u128::from(self.inside) << 104
     }
 }
 
@@ -209,6 +209,9 @@ struct View {
     direction: Option<Direction>,
     rewritten: bool,
     rewrites_public: bool,
+    /// The record would be the instance-facing leg of a NAT interface: addresses rewritten,
+    /// or, where the format has no `pkt-*` fields, a private remote.
+    inside: bool,
 }
 
 /// Size of the per-worker cache of IPv4 attributions (a power of two).
@@ -352,21 +355,23 @@ impl<'c> Tally<'c> {
         dst: IpAddr,
         log_region: Option<u32>,
     ) {
-        let view = self.view(record, src, dst);
+        let mut view = self.view(record, src, dst);
+        view.inside = view.rewritten || (!record.rewritable && is_private(view.remote));
         let (remote, group) = self.remote(record, &view);
+        // What an interface does tells its role, whether or not the record is filtered out.
+        let holder = self.holder(record, &view);
         if !self.ctx.settings.filter.is_empty() && !self.passes(record, remote, group) {
             self.summary.filtered_out += 1;
             return;
         }
         self.summary.analysed += 1;
 
-        let holder = self.holder(record, view.rewrites_public);
         let counts = Counts::one(record.packets, record.bytes);
         let talk = TalkIds {
             holder,
             remote,
             direction: view.direction,
-            rewritten: view.rewritten,
+            inside: view.inside,
         };
         self.talkers.add(talk, counts);
 
@@ -400,6 +405,7 @@ impl<'c> Tally<'c> {
             direction,
             rewritten: false,
             rewrites_public: false,
+            inside: false,
         };
         let remote_dst = |direction| View {
             remote: record.pkt_dst.unwrap_or(dst),
@@ -407,6 +413,7 @@ impl<'c> Tally<'c> {
             direction,
             rewritten: false,
             rewrites_public: false,
+            inside: false,
         };
 
         let rewritten_src = record.pkt_src.is_some_and(|pkt| pkt != src);
@@ -455,10 +462,20 @@ impl<'c> Tally<'c> {
                 }),
                 rewritten: false,
                 rewrites_public: false,
+                inside: false,
             };
         }
         if src_private {
             return remote_dst(None);
+        }
+        // A VPC's IPv6 addresses are public and published as EC2's: where one side is an
+        // EC2-only address and the other is not, the EC2 side is the interface's own.
+        if let (IpAddr::V6(_), IpAddr::V6(_)) = (src, dst) {
+            match (self.ec2_only(src), self.ec2_only(dst)) {
+                (true, false) => return remote_dst(Some(Direction::Egress)),
+                (false, true) => return remote_src(Some(Direction::Ingress)),
+                _ => {}
+            }
         }
         match (self.group(src).is_some(), self.group(dst).is_some()) {
             (true, false) => remote_src(Some(Direction::Ingress)),
@@ -490,6 +507,15 @@ impl<'c> Tally<'c> {
             region,
         };
         (self.remotes.id(remote), group)
+    }
+
+    /// True for an address whose prefixes are published for EC2 alone (and `AMAZON`).
+    fn ec2_only(&mut self, addr: IpAddr) -> bool {
+        let (Some(group), Some(attributor)) = (self.group(addr), &self.ctx.attributor) else {
+            return false;
+        };
+        let services = &attributor.groups()[group as usize].services;
+        services.iter().any(|s| s == "EC2") && services.iter().all(|s| s == "EC2" || s == "AMAZON")
     }
 
     /// The ip-ranges group of an address; `None` for a private one, which is never looked up.
@@ -577,7 +603,7 @@ impl<'c> Tally<'c> {
     /// gateway's (named by `--nat-eni`, or `pkt-*` in the format and no instance named), else
     /// the kind of interface the record itself tells.
     #[inline]
-    fn holder(&mut self, record: &Record<'_>, rewrites_public: bool) -> HolderId {
+    fn holder(&mut self, record: &Record<'_>, view: &View) -> HolderId {
         let nat_enis = &self.ctx.settings.nat_enis;
         let flagged = !nat_enis.is_empty()
             && std::str::from_utf8(record.interface).is_ok_and(|name| nat_enis.contains(name));
@@ -594,7 +620,8 @@ impl<'c> Tally<'c> {
         let seen = &mut self.seen[id as usize];
         seen.instance |= class == Class::Instance;
         seen.managed |= class == Class::Managed;
-        seen.rewrites_public |= rewrites_public;
+        seen.rewrites_public |= view.rewrites_public;
+        seen.talks_public |= !view.rewritten && !is_private(view.remote);
         HolderId::Interface(id)
     }
 
@@ -642,7 +669,7 @@ impl<'c> Tally<'c> {
                 holder,
                 remote,
                 direction,
-                rewritten: view.rewritten,
+                inside: view.inside,
             };
             self.plaintext.add(key, counts);
         }
@@ -658,7 +685,7 @@ impl<'c> Tally<'c> {
                 own,
                 remote,
                 direction,
-                rewritten: view.rewritten,
+                inside: view.inside,
             };
             self.cross_region.add(key, counts);
         }
@@ -668,7 +695,7 @@ impl<'c> Tally<'c> {
                 holder,
                 path: record.traffic_path,
                 region: peer.region,
-                rewritten: view.rewritten,
+                inside: view.inside,
             };
             self.s3_paths.add(key, counts);
         }
@@ -812,7 +839,7 @@ impl<'c> Tally<'c> {
                 holder: holder(ids.holder),
                 peer: peer(ids.remote),
                 direction: ids.direction,
-                rewritten: ids.rewritten,
+                inside: ids.inside,
             };
             *summary.plaintext.entry(key).or_default() += counts;
         }
@@ -822,7 +849,7 @@ impl<'c> Tally<'c> {
                 log_region: region(ids.own),
                 peer: peer(ids.remote),
                 direction: ids.direction,
-                rewritten: ids.rewritten,
+                inside: ids.inside,
             };
             *summary.cross_region.entry(key).or_default() += counts;
         }
@@ -831,7 +858,7 @@ impl<'c> Tally<'c> {
                 holder: holder(ids.holder),
                 path: ids.path,
                 region: region(ids.region),
-                rewritten: ids.rewritten,
+                inside: ids.inside,
             };
             *summary.s3_paths.entry(key).or_default() += counts;
         }
@@ -840,7 +867,7 @@ impl<'c> Tally<'c> {
                 holder: holder(ids.holder),
                 peer: peer(ids.remote),
                 direction: ids.direction,
-                rewritten: ids.rewritten,
+                inside: ids.inside,
             };
             *summary.talkers.entry(key).or_default() += counts;
         }
@@ -889,7 +916,7 @@ mod tests {
                 };
                 format!(
                     "{holder} {} {} {:?} {}",
-                    key.peer.service, key.peer.region, key.direction, key.rewritten
+                    key.peer.service, key.peer.region, key.direction, key.inside
                 )
             })
             .collect()

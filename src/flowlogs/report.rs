@@ -243,7 +243,7 @@ pub fn role(interface: &str, seen: Seen, ctx: &Context) -> Role {
         Role::Nat("--nat-eni")
     } else if seen.instance {
         Role::Instance
-    } else if seen.rewrites_public {
+    } else if seen.rewrites_public && seen.talks_public {
         Role::Nat("address-rewrite")
     } else if seen.managed {
         Role::Managed
@@ -254,9 +254,9 @@ pub fn role(interface: &str, seen: Seen, ctx: &Context) -> Role {
 
 /// True for the records a NAT interface logs twice: a NATed flow crosses the NAT's interface
 /// on the instance side (addresses rewritten, or, where the format has no `pkt-*` fields, a
-/// private remote) and on the remote side; only the latter counts.
-fn counted_twice(role: Role, rewritten: bool, remote: Scope) -> bool {
-    matches!(role, Role::Nat(_)) && (rewritten || remote == Scope::Private)
+/// private remote: `inside`) and on the remote side; only the latter counts.
+fn counted_twice(role: Role, inside: bool) -> bool {
+    matches!(role, Role::Nat(_)) && inside
 }
 
 /// Builds the report from the files read and the merged summary.
@@ -381,7 +381,7 @@ fn plaintext(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<FlowRo
     let mut grouped: BTreeMap<(&'static str, &Peer, Option<Direction>), Counts> = BTreeMap::new();
     for (key, counts) in &summary.plaintext {
         let role = role_of(&key.holder);
-        if counted_twice(role, key.rewritten, key.peer.scope) {
+        if counted_twice(role, key.inside) {
             continue;
         }
         *grouped
@@ -406,7 +406,7 @@ fn cross_region(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<Cro
     let mut grouped: BTreeMap<Group<'_>, Counts> = BTreeMap::new();
     for (key, counts) in &summary.cross_region {
         let role = role_of(&key.holder);
-        if counted_twice(role, key.rewritten, key.peer.scope) {
+        if counted_twice(role, key.inside) {
             continue;
         }
         let group = (
@@ -451,7 +451,7 @@ fn s3_paths(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<PathRow
     let mut grouped: BTreeMap<(&'static str, Option<u8>, &str), Counts> = BTreeMap::new();
     for (key, counts) in &summary.s3_paths {
         let role = role_of(&key.holder);
-        if counted_twice(role, key.rewritten, Scope::Aws) {
+        if counted_twice(role, key.inside) {
             continue;
         }
         let role = role.name();
@@ -476,7 +476,7 @@ fn nat(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role) -> Vec<NatRow> {
         .talkers
         .iter()
         .filter_map(|(key, counts)| match (role_of(&key.holder), &key.holder) {
-            (role @ Role::Nat(_), _) if counted_twice(role, key.rewritten, key.peer.scope) => None,
+            (role @ Role::Nat(_), _) if counted_twice(role, key.inside) => None,
             (Role::Nat(recognised_by), Holder::Interface(name)) => Some(NatRow {
                 interface_id: name.clone(),
                 recognised_by,
@@ -497,7 +497,7 @@ fn talkers(summary: &Summary, role_of: &dyn Fn(&Holder) -> Role, top: usize) -> 
     let mut grouped: BTreeMap<(&'static str, &Peer), (Counts, u64, u64)> = BTreeMap::new();
     for (key, counts) in &summary.talkers {
         let role = role_of(&key.holder);
-        if counted_twice(role, key.rewritten, key.peer.scope) {
+        if counted_twice(role, key.inside) {
             continue;
         }
         let entry = grouped.entry((role.name(), &key.peer)).or_default();

@@ -101,8 +101,9 @@ pub struct PlainKey {
     pub peer: Peer,
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
-    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
-    pub rewritten: bool,
+    /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
+    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    pub inside: bool,
 }
 
 /// Key of a cross-region group.
@@ -116,8 +117,9 @@ pub struct CrossKey {
     pub peer: Peer,
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
-    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
-    pub rewritten: bool,
+    /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
+    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    pub inside: bool,
 }
 
 /// The kind of interface a record alone tells.
@@ -150,8 +152,9 @@ pub struct PathKey {
     pub path: Option<u8>,
     /// The S3 region.
     pub region: String,
-    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
-    pub rewritten: bool,
+    /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
+    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    pub inside: bool,
 }
 
 /// Key of a talker group.
@@ -163,8 +166,9 @@ pub struct TalkKey {
     pub peer: Peer,
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
-    /// Logged with addresses rewritten (`pkt-*` differ): a NAT's instance-facing leg.
-    pub rewritten: bool,
+    /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
+    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    pub inside: bool,
 }
 
 /// What was seen of one interface, to tell its role.
@@ -176,6 +180,9 @@ pub struct Seen {
     pub managed: bool,
     /// Some record showed an address rewritten to or from a public `pkt-*` address.
     pub rewrites_public: bool,
+    /// Some record had a public remote with its addresses as sent: a NAT's internet-facing
+    /// leg, which a Transit Gateway attachment, rewriting only, never has.
+    pub talks_public: bool,
 }
 
 impl AddAssign for Seen {
@@ -183,6 +190,7 @@ impl AddAssign for Seen {
         self.instance |= other.instance;
         self.managed |= other.managed;
         self.rewrites_public |= other.rewrites_public;
+        self.talks_public |= other.talks_public;
     }
 }
 
@@ -298,7 +306,7 @@ mod tests {
             holder: Holder::Class(Class::Instance),
             peer: peer(service),
             direction: None,
-            rewritten: false,
+            inside: false,
         }
     }
 
