@@ -72,6 +72,7 @@ impl Rng {
 }
 
 /// One record's fields, by name; every other column is `-`.
+#[derive(Clone, Copy)]
 struct Leg<'a> {
     eni: &'a str,
     instance: &'a str,
@@ -82,6 +83,22 @@ struct Leg<'a> {
     egress: bool,
     path: &'a str,
     action: &'a str,
+}
+
+impl<'a> Leg<'a> {
+    /// The packets of the same flow the other way, as the same interface logs them.
+    fn reply(&self, path: &'a str, action: &'a str) -> Leg<'a> {
+        Leg {
+            src: self.dst,
+            dst: self.src,
+            pkt: (self.pkt.1, self.pkt.0),
+            services: (self.services.1, self.services.0),
+            egress: !self.egress,
+            path,
+            action,
+            ..*self
+        }
+    }
 }
 
 fn write_leg(out: &mut String, leg: &Leg<'_>, rng: &mut Rng, protocol: u8, start: u64) {
@@ -129,7 +146,7 @@ fn write_leg(out: &mut String, leg: &Leg<'_>, rng: &mut Rng, protocol: u8, start
 /// A version 5 log of `flows` flows, each logged as its interfaces log it.
 fn generate(flows: u64) -> String {
     let mut rng = Rng(0x5eed_a7e4a);
-    let mut out = format!("{COLUMNS}\n");
+    let mut out_text = format!("{COLUMNS}\n");
     for flow in 0..flows {
         let start = 1_764_504_000 + flow;
         let (remote, service) = rng.pick(&REMOTES);
@@ -146,187 +163,99 @@ fn generate(flows: u64) -> String {
             ("REJECT", "REJECT"),
         ]);
         let path = rng.pick(&["1", "2", "7", "8"]);
-        let instance = "i-0c50d5961bcb2d47b";
-        if rng.below(8) == 0 {
+        // The flow from the instance, as its interface logs it.
+        let out = Leg {
+            eni: &eni,
+            instance: "i-0c50d5961bcb2d47b",
+            src: (&local, ephemeral),
+            dst: (remote, service_port),
+            pkt: (&local, remote),
+            services: ("-", service),
+            egress: true,
+            path,
+            action: out_action,
+        };
+        let local6 = format!("2001:db8:e000::{}", 1 + rng.below(9));
+        let legs = match rng.below(40) {
             // Over IPv6, to S3 in eu-west-1.
-            let local = format!("2001:db8:e000::{}", 1 + rng.below(9));
-            let s3 = "2001:db8:a::10";
-            for leg in [
-                Leg {
-                    eni: &eni,
-                    instance,
-                    src: (&local, ephemeral),
+            0..5 => {
+                let s3 = "2001:db8:a::10";
+                let out = Leg {
+                    src: (&local6, ephemeral),
                     dst: (s3, service_port),
-                    pkt: (&local, s3),
+                    pkt: (&local6, s3),
                     services: ("-", "S3"),
-                    egress: true,
-                    path,
-                    action: out_action,
-                },
-                Leg {
-                    eni: &eni,
-                    instance,
-                    src: (s3, service_port),
-                    dst: (&local, ephemeral),
-                    pkt: (s3, &local),
-                    services: ("S3", "-"),
-                    egress: false,
-                    path: "-",
-                    action: in_action,
-                },
-            ] {
-                write_leg(&mut out, &leg, &mut rng, protocol, start);
+                    ..out
+                };
+                vec![out, out.reply("-", in_action)]
             }
-        } else if rng.below(8) == 0 {
             // Through a Transit Gateway attachment (centralised egress): its interface logs
             // the attachment's address in place of the remote, and no outside leg.
-            let attachment = "10.0.3.10";
-            for leg in [
-                Leg {
-                    eni: &eni,
-                    instance,
-                    src: (&local, ephemeral),
-                    dst: (remote, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: true,
-                    path: "1",
-                    action: "ACCEPT",
-                },
-                Leg {
+            5..10 => {
+                let inside = Leg {
                     eni: TGW_ENI,
                     instance: "-",
-                    src: (&local, ephemeral),
-                    dst: (attachment, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
+                    dst: ("10.0.3.10", service_port),
                     egress: false,
                     path: "-",
                     action: "ACCEPT",
-                },
-                Leg {
-                    eni: TGW_ENI,
-                    instance: "-",
-                    src: (attachment, service_port),
-                    dst: (&local, ephemeral),
-                    pkt: (remote, &local),
-                    services: (service, "-"),
-                    egress: true,
+                    ..out
+                };
+                let out = Leg {
                     path: "1",
-                    action: in_action,
-                },
-            ] {
-                write_leg(&mut out, &leg, &mut rng, protocol, start);
+                    action: "ACCEPT",
+                    ..out
+                };
+                vec![out, inside, inside.reply("1", in_action)]
             }
-        } else if rng.below(10) == 0 {
-            // Refused on its way into the NAT gateway (its subnet's NACL): no outside legs.
-            for leg in [
-                Leg {
-                    eni: &eni,
-                    instance,
-                    src: (&local, ephemeral),
-                    dst: (remote, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: true,
-                    path: "1",
-                    action: "ACCEPT",
-                },
-                Leg {
+            // Through the NAT gateway: the instance's interface logs it unchanged, the NAT's
+            // its inside and outside legs; now and then the NAT's subnet refuses it.
+            10..20 => {
+                let inside = Leg {
                     eni: NAT_ENI,
                     instance: "-",
-                    src: (&local, ephemeral),
                     dst: (NAT_ADDR, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: false,
-                    path: "-",
-                    action: "REJECT",
-                },
-            ] {
-                write_leg(&mut out, &leg, &mut rng, protocol, start);
-            }
-        } else if rng.below(5) == 0 {
-            // From the instance through the NAT gateway: the instance's interface logs it
-            // unchanged, the NAT's interface logs its inside and outside legs.
-            let legs = [
-                Leg {
-                    eni: &eni,
-                    instance: "i-0c50d5961bcb2d47b",
-                    src: (&local, ephemeral),
-                    dst: (remote, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: true,
-                    path: "1",
-                    action: "ACCEPT",
-                },
-                Leg {
-                    eni: &eni,
-                    instance: "i-0c50d5961bcb2d47b",
-                    src: (remote, service_port),
-                    dst: (&local, ephemeral),
-                    pkt: (remote, &local),
-                    services: (service, "-"),
                     egress: false,
                     path: "-",
                     action: "ACCEPT",
-                },
-                Leg {
-                    eni: NAT_ENI,
-                    instance: "-",
-                    src: (&local, ephemeral),
-                    dst: (NAT_ADDR, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: false,
-                    path: "-",
-                    action: "ACCEPT",
-                },
-                Leg {
-                    eni: NAT_ENI,
-                    instance: "-",
+                    ..out
+                };
+                let outside = Leg {
                     src: (NAT_ADDR, 20_000),
                     dst: (remote, service_port),
                     pkt: (NAT_ADDR, remote),
-                    services: ("-", service),
                     egress: true,
                     path: "8",
-                    action: "ACCEPT",
-                },
-                Leg {
-                    eni: NAT_ENI,
-                    instance: "-",
-                    src: (remote, service_port),
-                    dst: (NAT_ADDR, 20_000),
-                    pkt: (remote, NAT_ADDR),
-                    services: (service, "-"),
-                    egress: false,
-                    path: "-",
-                    action: "ACCEPT",
-                },
-                Leg {
-                    eni: NAT_ENI,
-                    instance: "-",
-                    src: (NAT_ADDR, service_port),
-                    dst: (&local, ephemeral),
-                    pkt: (remote, &local),
-                    services: (service, "-"),
-                    egress: true,
+                    ..inside
+                };
+                let out = Leg {
                     path: "1",
                     action: "ACCEPT",
-                },
-            ];
-            for leg in &legs {
-                write_leg(&mut out, leg, &mut rng, protocol, start);
+                    ..out
+                };
+                if rng.below(4) == 0 {
+                    vec![
+                        out,
+                        Leg {
+                            action: "REJECT",
+                            ..inside
+                        },
+                    ]
+                } else {
+                    vec![
+                        out,
+                        out.reply("-", "ACCEPT"),
+                        inside,
+                        outside,
+                        outside.reply("-", "ACCEPT"),
+                        inside.reply("1", "ACCEPT"),
+                    ]
+                }
             }
-        } else if rng.below(3) == 0 {
             // From the AWS address to a service on the instance.
-            let local_port = rng.pick(&[22, 80, 8443]);
-            for leg in [
-                Leg {
-                    eni: &eni,
-                    instance: "i-0c50d5961bcb2d47b",
+            20..30 => {
+                let local_port = rng.pick(&[22, 80, 8443]);
+                let inbound = Leg {
                     src: (remote, ephemeral),
                     dst: (&local, local_port),
                     pkt: (remote, &local),
@@ -334,58 +263,23 @@ fn generate(flows: u64) -> String {
                     egress: false,
                     path: "-",
                     action: in_action,
-                },
-                Leg {
-                    eni: &eni,
-                    instance: "i-0c50d5961bcb2d47b",
-                    src: (&local, local_port),
-                    dst: (remote, ephemeral),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: true,
-                    path,
-                    action: out_action,
-                },
-            ] {
-                write_leg(&mut out, &leg, &mut rng, protocol, start);
+                    ..out
+                };
+                vec![inbound, inbound.reply(path, out_action)]
             }
-        } else {
-            // From the instance to the AWS address.
-            for leg in [
-                Leg {
-                    eni: &eni,
-                    instance: "i-0c50d5961bcb2d47b",
-                    src: (&local, ephemeral),
-                    dst: (remote, service_port),
-                    pkt: (&local, remote),
-                    services: ("-", service),
-                    egress: true,
-                    path,
-                    action: out_action,
-                },
-                Leg {
-                    eni: &eni,
-                    instance: "i-0c50d5961bcb2d47b",
-                    src: (remote, service_port),
-                    dst: (&local, ephemeral),
-                    pkt: (remote, &local),
-                    services: (service, "-"),
-                    egress: false,
-                    path: "-",
-                    action: in_action,
-                },
-            ] {
-                write_leg(&mut out, &leg, &mut rng, protocol, start);
-            }
+            _ => vec![out, out.reply("-", in_action)],
+        };
+        for leg in &legs {
+            write_leg(&mut out_text, leg, &mut rng, protocol, start);
         }
         if flow % 50 == 0 {
             let nodata = "5 123456789012 eni-0000000000000010 - - - - - - - 1764500400 \
                 1764500460 - NODATA vpc-0a1b2c3d subnet-0a1b2c3d i-0c50d5961bcb2d47b - - - - \
                 us-west-2 usw2-az1 - - - - - -";
-            writeln!(out, "{nodata}").unwrap();
+            writeln!(out_text, "{nodata}").unwrap();
         }
     }
-    out
+    out_text
 }
 
 /// Rows summed by the key each gives: `key` names the key's fields, `sums` the summed ones.
