@@ -1,6 +1,7 @@
 //! The Athena queries of docs/flowlogs.md answer what `egress-probe flowlogs` answers: a
 //! generated version 5 log (instance traffic both ways, REJECTs, port 80, a NAT gateway's four
-//! legs and a leg it refused, a Transit Gateway attachment's legs, IPv6, NODATA) is read by the binary and, through `tests/athena_queries.py`, by the doc's
+//! legs and a leg it refused, Transit Gateway attachments' legs, IPv6, a remote outside AWS,
+//! NODATA) is read by the binary and, through `tests/athena_queries.py`, by the doc's
 //! SQL in DuckDB, and each report's numbers are compared. The README shows some of the same
 //! queries: they must be the doc's, word for word.
 //!
@@ -28,11 +29,12 @@ const NAT_ADDR: &str = "10.0.9.5";
 const TGW_ENI: &str = "eni-0aaaaaaaaaaaaaaa1";
 
 /// AWS addresses of `tests/fixtures/flowlogs/ip-ranges-small.json` and their services.
-const REMOTES: [(&str, &str); 4] = [
+const REMOTES: [(&str, &str); 5] = [
     ("203.0.113.5", "S3"),        // us-west-2, the log's own region
     ("203.0.113.70", "S3"),       // us-east-1
     ("198.51.100.9", "EC2"),      // us-west-2
     ("192.0.2.44", "CLOUDFRONT"), // GLOBAL
+    ("198.51.100.200", "-"),      // not AWS
 ];
 
 fn manifest() -> &'static Path {
@@ -252,8 +254,31 @@ fn generate(flows: u64) -> String {
                     ]
                 }
             }
+            // Between two VPCs through a Transit Gateway, as the attachments log it: one
+            // address each rewritten, both sides private.
+            20..22 => {
+                let request = Leg {
+                    eni: TGW_ENI,
+                    instance: "-",
+                    src: ("10.40.1.175", ephemeral),
+                    dst: ("10.40.2.236", service_port),
+                    pkt: ("10.20.33.164", "10.40.2.236"),
+                    services: ("-", "-"),
+                    path: "-",
+                    ..out
+                };
+                let onward = Leg {
+                    eni: "eni-0bbbbbbbbbbbbbbb2",
+                    src: ("10.40.2.236", ephemeral),
+                    dst: ("10.40.2.31", service_port),
+                    pkt: ("10.40.2.236", "10.20.33.164"),
+                    egress: false,
+                    ..request
+                };
+                vec![request, onward, onward.reply("-", in_action)]
+            }
             // From the AWS address to a service on the instance.
-            20..30 => {
+            22..30 => {
                 let local_port = rng.pick(&[22, 80, 8443]);
                 let inbound = Leg {
                     src: (remote, ephemeral),

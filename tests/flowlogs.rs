@@ -415,6 +415,34 @@ fn a_private_nat_gateway_named_by_nat_eni_keeps_its_outside_legs() {
 }
 
 #[test]
+fn a_nat_reply_leg_that_only_pkt_srcaddr_would_show_is_not_counted_beside_its_outside_leg() {
+    // With `pkt-dstaddr` alone, the NAT's reply to the instance looks unrewritten; its private
+    // remote marks it as the inside leg it is.
+    let log =
+        "interface-id instance-id srcaddr dstaddr pkt-dstaddr srcport dstport protocol bytes action
+eni-n - 10.0.1.5 10.0.0.220 203.0.113.70 40500 443 6 101 ACCEPT
+eni-n - 10.0.0.220 203.0.113.70 203.0.113.70 61000 443 6 102 ACCEPT
+eni-n - 203.0.113.70 10.0.0.220 10.0.0.220 443 61000 6 202 ACCEPT
+eni-n - 10.0.0.220 10.0.1.5 10.0.1.5 443 40500 6 201 ACCEPT
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(&dir, "nat-pkt-dst-only.log", log);
+    let report = json(&["--ip-ranges", &small_ranges(), "--nat-eni", "eni-n", &path]);
+    let nat: Vec<(Value, Value)> = rows(&report, "nat", &[])
+        .iter()
+        .map(|row| (row["direction"].clone(), row["bytes"].clone()))
+        .collect();
+    assert_eq!(
+        nat,
+        [
+            ("ingress".into(), 202.into()),
+            ("egress".into(), 102.into())
+        ]
+    );
+    assert_eq!(one(&report, "top", &[])["bytes"], 304);
+}
+
+#[test]
 fn a_filter_does_not_change_what_an_interface_is() {
     // The NAT shows itself by its accepted legs; a filter keeping only a REJECT still
     // reports that REJECT as the NAT's.

@@ -210,7 +210,7 @@ struct View {
     rewritten: bool,
     rewrites_public: bool,
     /// The record would be the instance-facing leg of a NAT interface: addresses rewritten,
-    /// or, where the format has no `pkt-*` fields, a private remote.
+    /// or, where the format lacks either `pkt-*` field, a private remote.
     inside: bool,
 }
 
@@ -356,7 +356,9 @@ impl<'c> Tally<'c> {
         log_region: Option<u32>,
     ) {
         let mut view = self.view(record, src, dst);
-        view.inside = view.rewritten || (!record.rewritable && is_private(view.remote));
+        // Where the format lacks a `pkt-*` field, some rewritten legs cannot show: a private
+        // remote stands for them.
+        view.inside = view.rewritten || (!record.pkt_both && is_private(view.remote));
         let (remote, group) = self.remote(record, &view);
         // What an interface does tells its role, whether or not the record is filtered out.
         let holder = self.holder(record, &view);

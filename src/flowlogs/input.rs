@@ -182,15 +182,16 @@ fn decode_sized(
             if text.fill_buf()?.starts_with(PAR1) {
                 return Ok(Opened {
                     encoding: Encoding::Parquet,
-                    reader: Box::new(parquet_text(text)?),
+                    reader: Box::new(parquet_text(text, parquet::STREAM_MAX_BYTES)?),
                 });
             }
             Box::new(text)
         }
-        Encoding::Parquet if size.is_some_and(|size| size > parquet::MAX_BYTES) => {
-            return Err(too_large());
-        }
-        Encoding::Parquet => Box::new(parquet_text(buffered)?),
+        Encoding::Parquet => match size {
+            Some(size) if size > parquet::MAX_BYTES => return Err(too_large(parquet::MAX_BYTES)),
+            Some(_) => Box::new(parquet_text(buffered, parquet::MAX_BYTES)?),
+            None => Box::new(parquet_text(buffered, parquet::STREAM_MAX_BYTES)?),
+        },
         Encoding::Plain => Box::new(buffered),
     };
     Ok(Opened { encoding, reader })
@@ -199,22 +200,28 @@ fn decode_sized(
 /// The first bytes of a Parquet file.
 const PAR1: &[u8] = b"PAR1";
 
-fn too_large() -> io::Error {
+fn too_large(limit: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "a Parquet input larger than {} GiB is not read",
-            parquet::MAX_BYTES >> 30
+            "a Parquet input larger than {} MiB is not read{}",
+            limit >> 20,
+            if limit < parquet::MAX_BYTES {
+                " from a stream (stdin, or inside gzip)"
+            } else {
+                ""
+            }
         ),
     )
 }
 
-/// A Parquet input as flow-log text, read into memory whole first (its index is at its end).
-fn parquet_text(input: impl Read) -> io::Result<ParquetText> {
+/// A Parquet input as flow-log text, read into memory whole first (its index is at its end);
+/// more than `limit` bytes are refused.
+fn parquet_text(input: impl Read, limit: u64) -> io::Result<ParquetText> {
     let mut data = Vec::new();
-    input.take(parquet::MAX_BYTES + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > parquet::MAX_BYTES {
-        return Err(too_large());
+    input.take(limit + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > limit {
+        return Err(too_large(limit));
     }
     ParquetText::new(data.into())
 }
@@ -745,8 +752,25 @@ mod tests {
         file.set_len(parquet::MAX_BYTES + 1).unwrap();
         let counter = Arc::new(AtomicU64::new(0));
         let err = open(&Source::File(path), counter.clone()).err().unwrap();
-        assert!(err.to_string().contains("larger than 2 GiB"), "{err}");
+        assert!(err.to_string().contains("larger than 2048 MiB"), "{err}");
         assert!(counter.load(Ordering::Relaxed) <= 1 << 20);
+    }
+
+    #[test]
+    fn a_parquet_stream_stops_being_read_at_its_limit() {
+        let mut stream = b"PAR1".to_vec();
+        stream.resize(5 << 20, 0);
+        let counter = Arc::new(AtomicU64::new(0));
+        let counted = Counting {
+            inner: Box::new(io::Cursor::new(stream)),
+            counter: counter.clone(),
+        };
+        let err = parquet_text(counted, 1 << 20).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "a Parquet input larger than 1 MiB is not read from a stream (stdin, or inside gzip)"
+        );
+        assert!(counter.load(Ordering::Relaxed) <= 2 << 20);
     }
 
     #[test]

@@ -19,8 +19,12 @@ use parquet::record::reader::RowIter;
 use parquet::record::{Field, Row};
 use parquet::schema::types::ColumnDescriptor;
 
-/// The largest Parquet input read; S3 delivers files of at most a few hundred MiB.
+/// The largest Parquet file read; S3 delivers files of at most a few hundred MiB.
 pub const MAX_BYTES: u64 = 2 << 30;
+
+/// The largest Parquet input read from a stream whose size is not known before it is read
+/// (stdin, or a file inside gzip), which is held in memory until it ends.
+pub const STREAM_MAX_BYTES: u64 = 512 << 20;
 
 /// Text produced per refill: enough rows to keep a line reader busy.
 const BLOCK: usize = 256 * 1024;

@@ -90,6 +90,8 @@ pub struct Record<'a> {
     pub reject_reason: Option<&'a [u8]>,
     /// The format has `pkt-srcaddr` or `pkt-dstaddr`, so NAT rewriting can show.
     pub rewritable: bool,
+    /// The format has both `pkt-srcaddr` and `pkt-dstaddr`, so every rewritten leg shows.
+    pub pkt_both: bool,
 }
 
 impl Record<'_> {
@@ -117,6 +119,7 @@ impl Record<'_> {
         pkt_dst_service: None,
         reject_reason: None,
         rewritable: false,
+        pkt_both: false,
     };
 }
 
@@ -286,6 +289,7 @@ fn read<'a>(spans: &[&'a [u8]; SLOTS], format: &Format) -> Option<Record<'a>> {
         pkt_dst_service: text(Slot::PktDstAwsService),
         reject_reason: text(Slot::RejectReason),
         rewritable: format.has(Slot::PktSrcAddr) || format.has(Slot::PktDstAddr),
+        pkt_both: format.has(Slot::PktSrcAddr) && format.has(Slot::PktDstAddr),
     })
 }
 

@@ -253,8 +253,8 @@ pub fn role(interface: &str, seen: Seen, ctx: &Context) -> Role {
 }
 
 /// True for the records a NAT interface logs twice: a NATed flow crosses the NAT's interface
-/// on the instance side (addresses rewritten, or, where the format has no `pkt-*` fields, a
-/// private remote: `inside`) and on the remote side; only the latter counts.
+/// on the instance side (addresses rewritten, or, where the format lacks either `pkt-*`
+/// field, a private remote: `inside`) and on the remote side; only the latter counts.
 fn counted_twice(role: Role, inside: bool) -> bool {
     matches!(role, Role::Nat(_)) && inside
 }

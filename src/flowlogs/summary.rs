@@ -102,7 +102,8 @@ pub struct PlainKey {
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
     /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
-    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    /// rewritten (`pkt-*` differ), or, where the format lacks either `pkt-*` field, a private
+    /// remote.
     pub inside: bool,
 }
 
@@ -118,7 +119,8 @@ pub struct CrossKey {
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
     /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
-    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    /// rewritten (`pkt-*` differ), or, where the format lacks either `pkt-*` field, a private
+    /// remote.
     pub inside: bool,
 }
 
@@ -153,7 +155,8 @@ pub struct PathKey {
     /// The S3 region.
     pub region: String,
     /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
-    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    /// rewritten (`pkt-*` differ), or, where the format lacks either `pkt-*` field, a private
+    /// remote.
     pub inside: bool,
 }
 
@@ -167,7 +170,8 @@ pub struct TalkKey {
     /// Direction relative to the remote.
     pub direction: Option<Direction>,
     /// The instance-facing leg of a NAT interface, were its interface a NAT's: addresses
-    /// rewritten (`pkt-*` differ), or, without `pkt-*` fields, a private remote.
+    /// rewritten (`pkt-*` differ), or, where the format lacks either `pkt-*` field, a private
+    /// remote.
     pub inside: bool,
 }
 

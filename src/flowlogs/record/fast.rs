@@ -143,6 +143,7 @@ fn read<'a>(
     *record = Record {
         instance: None,
         rewritable: format.has(Slot::PktSrcAddr) || format.has(Slot::PktDstAddr),
+        pkt_both: format.has(Slot::PktSrcAddr) && format.has(Slot::PktDstAddr),
         ..Record::EMPTY
     };
     let mut ok = true;
