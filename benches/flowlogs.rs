@@ -1,8 +1,9 @@
 //! Flow-log throughput side by side with what a user has: `wc -l` over the same bytes (the
 //! ceiling for just reading lines), an `awk` REJECT group-by, and `gzip -dc` for the compressed
-//! file. Run with `cargo bench --bench flowlogs`; `FLOWLOGS_BENCH_RECORDS` sets the size.
+//! file; and the same records as Parquet delivery, per record against the text.
+//! Run with `cargo bench --bench flowlogs`; `FLOWLOGS_BENCH_RECORDS` sets the size.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +21,9 @@ use egress_probe::flowlogs::{self, synth};
 /// The REJECT group-by users write today.
 const AWK: &str = r#"$13 == "REJECT" { k = $4 " " $5 " " $7; n[k]++; b[k] += $10 }
 END { for (k in n) print k, n[k], b[k] }"#;
+
+/// At most this many of the records are also written as Parquet (held in memory to write).
+const PARQUET_RECORDS: u64 = 1_000_000;
 
 /// How many times each contender runs; the best time counts.
 const RUNS: usize = 3;
@@ -63,6 +67,11 @@ fn main() -> anyhow::Result<()> {
     let gunzip = best(|| shell(&format!("gzip -dc {} > /dev/null", gzip.display())))?;
     let ours_gz = best(|| analyse(&gzip, &ctx, records, 1))?;
     let ours_gz_all = best(|| analyse(&gzip, &ctx, records, cores))?;
+
+    let parquet = dir.path().join("flows.log.parquet");
+    let parquet_records = to_parquet(&plain, &parquet, PARQUET_RECORDS)?;
+    let ours_pq = best(|| analyse(&parquet, &ctx, parquet_records, 1))?;
+    let ours_pq_all = best(|| analyse(&parquet, &ctx, parquet_records, cores))?;
 
     let lines = best(|| phase(&plain, records, false))?;
     let parsed = best(|| phase(&plain, records, true))?;
@@ -125,6 +134,19 @@ fn main() -> anyhow::Result<()> {
         "  plain records/s per core   {:>6.2}M  (aim: at least 5M)",
         rate(ours)
     );
+    let per_record = |time: Duration, count: u64| time.as_secs_f64() / count as f64;
+    println!(
+        "\nParquet (the first {parquet_records} records, {} MiB, gzip pages): {:.3} s one core \
+         ({:.2} M records/s), {:.3} s on {cores} cores",
+        size_mib(&parquet),
+        ours_pq.as_secs_f64(),
+        parquet_records as f64 / ours_pq.as_secs_f64() / 1e6,
+        ours_pq_all.as_secs_f64()
+    );
+    println!(
+        "  Parquet / plain time per record {:>6.2}x  one core",
+        per_record(ours_pq, parquet_records) / per_record(ours, records)
+    );
     if let Some(peak) = peak_memory() {
         println!("  peak resident memory       {peak} (generator buffers included)");
     }
@@ -160,6 +182,74 @@ fn generate(
     std::io::copy(&mut std::fs::File::open(plain)?, &mut encoder)?;
     encoder.finish()?.flush()?;
     Ok(())
+}
+
+/// Writes the first `limit` records of the default-format text `plain` as a Parquet file the
+/// way VPC Flow Logs delivers it (one column per field, `-` as null); the records written.
+fn to_parquet(plain: &Path, out: &Path, limit: u64) -> anyhow::Result<u64> {
+    use parquet::basic::{Compression, GzipLevel};
+    use parquet::column::writer::ColumnWriter;
+    use parquet::data_type::ByteArray;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let schema = "message flow_log {
+        OPTIONAL INT32 version; OPTIONAL BINARY account_id (UTF8);
+        OPTIONAL BINARY interface_id (UTF8); OPTIONAL BINARY srcaddr (UTF8);
+        OPTIONAL BINARY dstaddr (UTF8); OPTIONAL INT32 srcport; OPTIONAL INT32 dstport;
+        OPTIONAL INT32 protocol; OPTIONAL INT64 packets; OPTIONAL INT64 bytes;
+        OPTIONAL INT64 start; OPTIONAL INT64 end; OPTIONAL BINARY action (UTF8);
+        OPTIONAL BINARY log_status (UTF8); }";
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::GZIP(GzipLevel::default()))
+        .build();
+    let mut writer = SerializedFileWriter::new(
+        std::fs::File::create(out)?,
+        Arc::new(parse_message_type(schema)?),
+        Arc::new(properties),
+    )?;
+    let mut lines = BufReader::new(std::fs::File::open(plain)?).lines();
+    let mut written = 0;
+    while written < limit {
+        let group: Vec<String> = lines
+            .by_ref()
+            .take(100_000.min((limit - written) as usize))
+            .collect::<Result<_, _>>()?;
+        if group.is_empty() {
+            break;
+        }
+        let rows: Vec<Vec<&str>> = group.iter().map(|line| line.split(' ').collect()).collect();
+        let mut row_group = writer.next_row_group()?;
+        let mut column = 0;
+        while let Some(mut writer) = row_group.next_column()? {
+            let values: Vec<&str> = rows.iter().map(|row| row[column]).collect();
+            let levels: Vec<i16> = values.iter().map(|v| i16::from(*v != "-")).collect();
+            let present = values.iter().filter(|v| **v != "-");
+            match writer.untyped() {
+                ColumnWriter::Int32ColumnWriter(typed) => {
+                    let numbers: Vec<i32> = present.map(|v| v.parse()).collect::<Result<_, _>>()?;
+                    typed.write_batch(&numbers, Some(&levels), None)?;
+                }
+                ColumnWriter::Int64ColumnWriter(typed) => {
+                    let numbers: Vec<i64> = present.map(|v| v.parse()).collect::<Result<_, _>>()?;
+                    typed.write_batch(&numbers, Some(&levels), None)?;
+                }
+                ColumnWriter::ByteArrayColumnWriter(typed) => {
+                    let texts: Vec<ByteArray> = present.map(|v| ByteArray::from(*v)).collect();
+                    typed.write_batch(&texts, Some(&levels), None)?;
+                }
+                _ => anyhow::bail!("column {column} has a type the schema does not give"),
+            }
+            writer.close()?;
+            column += 1;
+        }
+        row_group.close()?;
+        written += rows.len() as u64;
+    }
+    writer.close()?;
+    Ok(written)
 }
 
 fn analyse(path: &Path, ctx: &Context, expected: u64, jobs: usize) -> anyhow::Result<()> {
