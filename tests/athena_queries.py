@@ -32,7 +32,7 @@ def blocks(doc):
     pairs = []
     for match in re.finditer(r"```sql\n(.*?)```", section, re.S):
         before = section[: match.start()]
-        names = [name for name in re.findall(r"`([a-z0-9_]+\[\]|time_range)`", before)]
+        names = re.findall(r"`([a-z0-9_]+\[\]|time_range)`", before)
         pairs.append((names[-1].removesuffix("[]") if names else "table", match.group(1)))
     return pairs
 

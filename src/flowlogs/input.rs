@@ -179,7 +179,8 @@ fn decode_sized(
     let reader: Box<dyn Read + Send> = match encoding {
         Encoding::Gzip => {
             let mut text = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buffered));
-            if text.fill_buf()?.starts_with(PAR1) {
+            // A stream damaged before its first bytes is left to the reading, which says so.
+            if text.fill_buf().is_ok_and(|head| head.starts_with(PAR1)) {
                 return Ok(Opened {
                     encoding: Encoding::Parquet,
                     reader: Box::new(parquet_text(text, parquet::STREAM_MAX_BYTES)?),
@@ -771,6 +772,18 @@ mod tests {
             "a Parquet input larger than 1 MiB is not read from a stream (stdin, or inside gzip)"
         );
         assert!(counter.load(Ordering::Relaxed) <= 2 << 20);
+    }
+
+    #[test]
+    fn a_gzip_stream_damaged_before_its_first_bytes_is_still_gzip_and_its_error_kept() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"2 123456789012 eni-1 - - - - - - - 1 2 - NODATA\n")
+            .unwrap();
+        let mut cut = gz.finish().unwrap();
+        cut.truncate(12);
+        let mut opened = decode(Box::new(io::Cursor::new(cut)), Arc::default()).unwrap();
+        assert_eq!(opened.encoding, Encoding::Gzip);
+        assert!(opened.reader.read_to_end(&mut Vec::new()).is_err());
     }
 
     #[test]

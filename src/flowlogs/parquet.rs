@@ -12,7 +12,7 @@ use std::sync::Once;
 use bytes::Bytes;
 use parquet::basic::{ConvertedType, LogicalType, Type};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::reader::RowIter;
@@ -171,6 +171,12 @@ impl Kind {
             Some(LogicalType::Integer(int)) => Some((int.bit_width as u8, int.is_signed)),
             Some(_) => return None,
         };
+        // A plain integer column of `width` bits, or as its logical type says.
+        let integer = |width| match logical {
+            Some((bits, false)) => Kind::Unsigned(bits),
+            Some((bits, true)) => Kind::Signed(bits),
+            None => Kind::Signed(width),
+        };
         use ConvertedType as C;
         let kind = match (column.physical_type(), column.converted_type()) {
             (Type::BOOLEAN, C::NONE) => Kind::Bool,
@@ -181,13 +187,8 @@ impl Kind {
             (Type::INT32, C::UINT_16) => Kind::Unsigned(16),
             (Type::INT32, C::UINT_32) => Kind::Unsigned(32),
             (Type::INT64, C::UINT_64) => Kind::Unsigned(64),
-            (Type::INT32, C::INT_32 | C::NONE) | (Type::INT64, C::INT_64 | C::NONE) => {
-                match logical {
-                    Some((bits, false)) => Kind::Unsigned(bits),
-                    Some((bits, true)) => Kind::Signed(bits),
-                    None => Kind::Signed(64),
-                }
-            }
+            (Type::INT32, C::INT_32 | C::NONE) => integer(32),
+            (Type::INT64, C::INT_64 | C::NONE) => integer(64),
             _ => return None,
         };
         Some(kind)
@@ -282,23 +283,11 @@ impl Columns {
             levels.clear();
             *next = 0;
             let levels = (*max_def > 0).then_some(levels);
-            let (read, ..) = match values {
-                Values::Bool(reader, batch) => {
-                    batch.clear();
-                    reader.read_records(BATCH, levels, None, batch)?
-                }
-                Values::Int32(reader, batch) => {
-                    batch.clear();
-                    reader.read_records(BATCH, levels, None, batch)?
-                }
-                Values::Int64(reader, batch) => {
-                    batch.clear();
-                    reader.read_records(BATCH, levels, None, batch)?
-                }
-                Values::Text(reader, batch) => {
-                    batch.clear();
-                    reader.read_records(BATCH, levels, None, batch)?
-                }
+            let read = match values {
+                Values::Bool(reader, batch) => read_batch(reader, levels, batch)?,
+                Values::Int32(reader, batch) => read_batch(reader, levels, batch)?,
+                Values::Int64(reader, batch) => read_batch(reader, levels, batch)?,
+                Values::Text(reader, batch) => read_batch(reader, levels, batch)?,
             };
             if *rows.get_or_insert(read) != read {
                 return Err(ParquetError::General(
@@ -359,6 +348,18 @@ impl Columns {
         }
         Ok(())
     }
+}
+
+/// Replaces `batch` with the next `BATCH` rows' values of a column, and `levels` (when given)
+/// with their definition levels; the rows read.
+fn read_batch<T: DataType>(
+    reader: &mut ColumnReaderImpl<T>,
+    levels: Option<&mut Vec<i16>>,
+    batch: &mut Vec<T::T>,
+) -> Result<usize, ParquetError> {
+    batch.clear();
+    let (rows, ..) = reader.read_records(BATCH, levels, None, batch)?;
+    Ok(rows)
 }
 
 /// The flow-log line of a row: its values in column order, `-` for a null or empty one.
